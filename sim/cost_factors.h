@@ -1,0 +1,63 @@
+#pragma once
+// Cost factors: every constant of the network and collective cost model, as data with sources
+// (DESIGN.md: "the model code has no magic numbers"). Loaded from a JSON file
+// (sim/data/cost_factors.json is embedded as the default; `--calibration FILE` overrides).
+//
+// Transport model (NCCL-like). Each transport class has one or more protocols (NCCL's LL,
+// LL128, Simple). A protocol p has a per-message overhead o_p and a bandwidth efficiency
+// eta_p in (0, 1]. A message of s bytes on a path whose narrowest link has capacity C uses
+// the protocol with the smallest isolated time o_p + s / (eta_p * C) (what NCCL's tuner does),
+// pays o_p once, and its rate is capped at eta_p * C while it shares links by max-min.
+//
+// Collective structure: an all-to-all rank keeps at most `max_peers_in_flight` peer sends
+// outstanding (NCCL's bounded P2P channels), in NCCL's p2p schedule order.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/link.h"
+#include "sim/time.h"
+
+namespace moesim {
+
+struct ProtocolCost {
+  std::string name;          // "LL", "LL128", "Simple", or any label
+  Time overhead;             // per message, paid once before bytes flow
+  double efficiency = 1.0;   // achievable fraction of the path's bottleneck capacity
+};
+
+struct TransportCost {
+  std::vector<ProtocolCost> protocols;  // at least one
+  /// The protocol minimizing overhead + bytes / (efficiency * capacity_Bps).
+  const ProtocolCost& choose(double bytes, double capacity_Bps) const;
+};
+
+struct CollectiveCost {
+  int alltoall_max_peers_in_flight = 0;  // 0 = unbounded (every peer at once)
+};
+
+class CostFactors {
+ public:
+  /// No overheads, efficiency 1 on every transport, unbounded concurrency: a flow's time is
+  /// path latency + bytes at its max-min rate exactly (`--ideal`).
+  static CostFactors ideal();
+  /// The embedded defaults (sim/data/cost_factors.json).
+  static CostFactors defaults();
+  /// Loads a cost-factors / calibration JSON; missing transports keep the defaults' values.
+  static CostFactors load_file(const std::string& path);
+  static CostFactors load_text(std::string_view text, const std::string& label);
+
+  const TransportCost& transport(Transport t) const { return transports_[static_cast<std::size_t>(t)]; }
+  TransportCost& transport(Transport t) { return transports_[static_cast<std::size_t>(t)]; }
+  const CollectiveCost& collective() const { return collective_; }
+  CollectiveCost& collective() { return collective_; }
+  /// Where these values came from (file name or "embedded defaults" / "ideal").
+  const std::string& origin() const { return origin_; }
+
+ private:
+  std::array<TransportCost, kAllTransports.size()> transports_;
+  CollectiveCost collective_;
+  std::string origin_;
+};
+
+}  // namespace moesim

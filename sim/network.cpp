@@ -1,0 +1,174 @@
+#include "sim/network.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/error.h"
+
+namespace moesim {
+
+Network::Network(Engine& engine, std::span<const LinkSpec> links)
+    : engine_(engine), links_(links.begin(), links.end()), stats_(links.size()),
+      active_on_link_(links.size(), 0), busy_since_ps_(links.size(), 0) {
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    MOESIM_CHECK(links_[i].capacity_Bps > 0 && std::isfinite(links_[i].capacity_Bps),
+                 "link {} ({}) has capacity {} B/s; must be finite and > 0", i, links_[i].kind, links_[i].capacity_Bps);
+    system_.add_constraint(links_[i].capacity_Bps);  // constraint id == link index
+  }
+}
+
+void Network::start_flow(FlowSpec spec) {
+  MOESIM_CHECK(spec.bytes >= 0 && std::isfinite(spec.bytes), "flow size must be finite and >= 0, got {}", spec.bytes);
+  MOESIM_CHECK(spec.rate_cap_Bps > 0, "flow rate cap must be > 0, got {}", spec.rate_cap_Bps);
+  for (LinkId l : spec.path) MOESIM_CHECK(l.index() < links_.size(), "flow path uses unknown link {}", l);
+  std::uint32_t f;
+  if (!free_flows_.empty()) {
+    f = free_flows_.back();
+    free_flows_.pop_back();
+  } else {
+    f = static_cast<std::uint32_t>(flows_.size());
+    flows_.emplace_back();
+  }
+  Flow& flow = flows_[f];
+  flow.bytes = spec.bytes;
+  flow.remaining = spec.bytes;
+  flow.rate = 0;
+  flow.end_delay = spec.end_delay;
+  flow.on_complete = std::move(spec.on_complete);
+  ++active_flows_;
+
+  if (spec.bytes == 0 || spec.path.empty()) {
+    // No link is used: only the delays and (for a local copy) the rate cap.
+    Time t = spec.start_delay + spec.end_delay;
+    if (spec.bytes > 0 && std::isfinite(spec.rate_cap_Bps)) t += Time::from_seconds_ceil(spec.bytes / spec.rate_cap_Bps);
+    engine_.schedule_after(t, [this, f] {
+      auto cb = std::move(flows_[f].on_complete);
+      flows_[f].on_complete = nullptr;
+      ++flows_[f].version;
+      free_flows_.push_back(f);
+      --active_flows_;
+      ++flows_completed_;
+      if (cb) cb();
+    });
+    return;
+  }
+  std::vector<LinkId> path(spec.path.begin(), spec.path.end());
+  if (spec.start_delay == Time::zero()) {
+    join(f, std::move(path), spec.rate_cap_Bps);
+  } else {
+    engine_.schedule_after(spec.start_delay, [this, f, p = std::move(path), cap = spec.rate_cap_Bps]() mutable {
+      join(f, std::move(p), cap);
+    });
+  }
+}
+
+void Network::join(std::uint32_t f, std::vector<LinkId> path, double rate_cap) {
+  static_assert(sizeof(LinkId) == sizeof(MaxMinSystem::ConstraintId));
+  std::vector<MaxMinSystem::ConstraintId> cons(path.size());
+  for (std::size_t i = 0; i < path.size(); ++i) cons[i] = path[i].value();
+  std::sort(cons.begin(), cons.end());
+  MOESIM_CHECK(std::adjacent_find(cons.begin(), cons.end()) == cons.end(), "flow path crosses a link twice");
+  const auto var = system_.add_variable(cons, rate_cap);
+  if (var_to_flow_.size() <= var) var_to_flow_.resize(var + 1);
+  var_to_flow_[var] = f;
+  Flow& flow = flows_[f];
+  flow.var = var;
+  flow.last_ps = engine_.now().ps();
+  const std::int64_t now = engine_.now().ps();
+  for (auto c : cons) {
+    if (active_on_link_[c]++ == 0) busy_since_ps_[c] = now;
+    stats_[c].peak_flows = std::max(stats_[c].peak_flows, active_on_link_[c]);
+  }
+  request_solve();
+}
+
+void Network::request_solve() {
+  if (solve_pending_) return;
+  solve_pending_ = true;
+  engine_.schedule_after(Time::zero(), [this] { solve(); });
+}
+
+void Network::solve() {
+  solve_pending_ = false;
+  system_.solve(&changed_);
+  const std::int64_t now = engine_.now().ps();
+  for (auto var : changed_) {
+    Flow& flow = flows_[var_to_flow_[var]];
+    // Settle the bytes moved at the old rate, then continue at the new one.
+    flow.remaining = std::max(0.0, flow.remaining - flow.rate * static_cast<double>(now - flow.last_ps) * 1e-12);
+    flow.last_ps = now;
+    flow.rate = system_.value(var);
+    ++flow.version;
+    push_finish(var_to_flow_[var]);
+  }
+  arm_completion_event();
+}
+
+void Network::push_finish(std::uint32_t f) {
+  const Flow& flow = flows_[f];
+  MOESIM_CHECK(flow.rate > 0, "flow got a zero rate (a zero-capacity link on its path?)");
+  const std::int64_t dt = Time::from_seconds_ceil(flow.remaining / flow.rate).ps();
+  finish_heap_.push_back(Finish{flow.last_ps + dt, f, flow.version});
+  std::push_heap(finish_heap_.begin(), finish_heap_.end(), later);
+}
+
+void Network::arm_completion_event() {
+  // Drop stale entries from the top.
+  while (!finish_heap_.empty()) {
+    const Finish& top = finish_heap_.front();
+    if (flows_[top.flow].version == top.version) break;
+    std::pop_heap(finish_heap_.begin(), finish_heap_.end(), later);
+    finish_heap_.pop_back();
+  }
+  if (finish_heap_.empty()) return;
+  const std::int64_t t = finish_heap_.front().time_ps;
+  if (t >= completion_event_ps_ && completion_event_.valid()) return;
+  if (completion_event_.valid()) engine_.cancel(completion_event_);
+  completion_event_ps_ = t;
+  completion_event_ = engine_.schedule_at(Time::from_ps(t), [this] { on_completion_event(); });
+}
+
+void Network::on_completion_event() {
+  completion_event_ = EventId{};
+  completion_event_ps_ = INT64_MAX;
+  const std::int64_t now = engine_.now().ps();
+  done_.clear();
+  while (!finish_heap_.empty() && finish_heap_.front().time_ps <= now) {
+    const Finish top = finish_heap_.front();
+    std::pop_heap(finish_heap_.begin(), finish_heap_.end(), later);
+    finish_heap_.pop_back();
+    if (flows_[top.flow].version != top.version) continue;
+    done_.push_back(top.flow);
+  }
+  for (std::uint32_t f : done_) {
+    Flow& flow = flows_[f];
+    ++flow.version;
+    for (auto c : system_.constraints_of(flow.var)) {
+      stats_[c].bytes += flow.bytes;
+      if (--active_on_link_[c] == 0) stats_[c].busy += Time::from_ps(now - busy_since_ps_[c]);
+    }
+    system_.remove_variable(flow.var);
+  }
+  if (!done_.empty()) request_solve();
+  // Deliver after the bookkeeping so callbacks may start new flows safely.
+  std::vector<std::uint32_t> done;
+  done.swap(done_);
+  for (std::uint32_t f : done) deliver(f);
+  if (done_.empty()) done_.swap(done);  // keep the buffer
+  arm_completion_event();
+}
+
+void Network::deliver(std::uint32_t f) {
+  Flow& flow = flows_[f];
+  auto cb = std::move(flow.on_complete);
+  flow.on_complete = nullptr;
+  const Time end_delay = flow.end_delay;
+  free_flows_.push_back(f);
+  --active_flows_;
+  ++flows_completed_;
+  if (!cb) return;
+  if (end_delay == Time::zero()) cb();
+  else engine_.schedule_after(end_delay, std::move(cb));
+}
+
+}  // namespace moesim

@@ -1,0 +1,106 @@
+#pragma once
+// Flow-level network: directed links with capacity and latency; flows share links by
+// max-min fairness (sim/maxmin.h), re-solved when flows start or end (only the affected
+// components; all starts and ends at the same instant are batched into one solve).
+//
+// A flow's life (DESIGN.md "Network"): it is started at t0, waits `start_delay` (the
+// transport's per-message overhead), moves its bytes at the max-min rate it is given (never
+// above `rate_cap_Bps`, the protocol-efficiency cap), and is delivered `end_delay` after
+// its last byte left (the path latency). A lone flow of s bytes on a link of capacity C and
+// latency L with no overhead therefore takes exactly L + s / C (rounded up to 1 ps).
+//
+// Ownership: the Network holds a reference to the Engine (which must outlive it) and owns
+// its flow and link state. Not thread-safe; one Network per simulation.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "sim/engine.h"
+#include "sim/ids.h"
+#include "sim/link.h"
+#include "sim/maxmin.h"
+#include "sim/time.h"
+
+namespace moesim {
+
+struct LinkStats {
+  double bytes = 0;             // bytes carried (credited when each flow completes)
+  Time busy;                    // time with at least one flow in its bandwidth phase
+  std::uint32_t peak_flows = 0; // most flows at once
+};
+
+class Network {
+ public:
+  struct FlowSpec {
+    std::span<const LinkId> path;   // copied; may be empty (a local copy: only delays and the cap)
+    double bytes = 0;               // >= 0
+    double rate_cap_Bps = MaxMinSystem::kUnbounded;
+    Time start_delay;               // paid before the first byte moves
+    Time end_delay;                 // paid after the last byte moves
+    std::function<void()> on_complete;
+  };
+
+  Network(Engine& engine, std::span<const LinkSpec> links);
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  /// Starts a flow now. The callback runs when the flow is delivered.
+  void start_flow(FlowSpec spec);
+
+  std::size_t active_flows() const { return active_flows_; }
+  std::span<const LinkStats> link_stats() const { return stats_; }
+  const LinkSpec& link(LinkId l) const { return links_[l.index()]; }
+  std::size_t link_count() const { return links_.size(); }
+  /// Solver counters (for benchmarks and PERFORMANCE.md).
+  const MaxMinSystem::Stats& solver_stats() const { return system_.stats(); }
+  std::uint64_t flows_completed() const { return flows_completed_; }
+
+ private:
+  struct Flow {
+    MaxMinSystem::VarId var = 0;
+    double bytes = 0;
+    double remaining = 0;
+    double rate = 0;
+    std::int64_t last_ps = 0;
+    std::uint32_t version = 0;
+    Time end_delay;
+    std::function<void()> on_complete;
+  };
+  struct Finish {
+    std::int64_t time_ps;
+    std::uint32_t flow;
+    std::uint32_t version;
+  };
+  static bool later(const Finish& a, const Finish& b) {
+    return a.time_ps > b.time_ps || (a.time_ps == b.time_ps && a.flow > b.flow);
+  }
+
+  void join(std::uint32_t flow_slot, std::vector<LinkId> path, double rate_cap);
+  void request_solve();
+  void solve();
+  void push_finish(std::uint32_t f);
+  void arm_completion_event();
+  void on_completion_event();
+  void deliver(std::uint32_t f);
+
+  Engine& engine_;
+  std::vector<LinkSpec> links_;
+  std::vector<LinkStats> stats_;
+  std::vector<std::uint32_t> active_on_link_;
+  std::vector<std::int64_t> busy_since_ps_;
+  MaxMinSystem system_;
+  std::vector<Flow> flows_;
+  std::vector<std::uint32_t> free_flows_;
+  std::vector<std::uint32_t> var_to_flow_;
+  std::vector<Finish> finish_heap_;
+  std::vector<MaxMinSystem::VarId> changed_;
+  std::vector<std::uint32_t> done_;
+  EventId completion_event_;
+  std::int64_t completion_event_ps_ = INT64_MAX;
+  bool solve_pending_ = false;
+  std::size_t active_flows_ = 0;
+  std::uint64_t flows_completed_ = 0;
+};
+
+}  // namespace moesim

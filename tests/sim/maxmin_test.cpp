@@ -1,0 +1,281 @@
+#include "sim/maxmin.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+using namespace moesim;
+using C = MaxMinSystem::ConstraintId;
+
+namespace {
+
+// Brute-force reference: textbook progressive filling with plain loops, O(V * C) per step.
+std::vector<double> reference_maxmin(const std::vector<double>& cap, const std::vector<std::vector<C>>& uses,
+                                     const std::vector<double>& bound) {
+  const std::size_t nv = uses.size();
+  std::vector<double> x(nv, 0);
+  std::vector<bool> frozen(nv, false);
+  std::size_t left = nv;
+  while (left > 0) {
+    double best = INFINITY;
+    for (std::size_t c = 0; c < cap.size(); ++c) {
+      double used = 0;
+      int n = 0;
+      for (std::size_t v = 0; v < nv; ++v) {
+        if (std::find(uses[v].begin(), uses[v].end(), c) == uses[v].end()) continue;
+        if (frozen[v]) used += x[v]; else ++n;
+      }
+      if (n > 0) best = std::min(best, std::max(0.0, cap[c] - used) / n);
+    }
+    for (std::size_t v = 0; v < nv; ++v)
+      if (!frozen[v]) best = std::min(best, bound[v]);
+    // Freeze variables at their bound or on a constraint saturated at `best`.
+    std::vector<bool> freeze(nv, false);
+    for (std::size_t v = 0; v < nv; ++v)
+      if (!frozen[v] && bound[v] <= best) freeze[v] = true;
+    for (std::size_t c = 0; c < cap.size(); ++c) {
+      double used = 0;
+      int n = 0;
+      for (std::size_t v = 0; v < nv; ++v) {
+        if (std::find(uses[v].begin(), uses[v].end(), c) == uses[v].end()) continue;
+        if (frozen[v]) used += x[v]; else ++n;
+      }
+      if (n > 0 && std::max(0.0, cap[c] - used) / n <= best * (1 + 1e-12))
+        for (std::size_t v = 0; v < nv; ++v)
+          if (!frozen[v] && std::find(uses[v].begin(), uses[v].end(), c) != uses[v].end()) freeze[v] = true;
+    }
+    for (std::size_t v = 0; v < nv; ++v)
+      if (freeze[v]) { x[v] = best; frozen[v] = true; --left; }
+  }
+  return x;
+}
+
+// Deterministic generator for the random cases (splitmix64).
+struct Rng {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  int below(int n) { return static_cast<int>(next() % static_cast<std::uint64_t>(n)); }
+};
+
+struct RandomCase {
+  std::vector<double> cap;
+  std::vector<std::vector<C>> uses;
+  std::vector<double> bound;
+};
+
+RandomCase make_case(Rng& rng, int ncons, int nvars, bool with_bounds) {
+  RandomCase rc;
+  for (int c = 0; c < ncons; ++c) rc.cap.push_back(1 + 9 * rng.uniform());
+  for (int v = 0; v < nvars; ++v) {
+    std::vector<C> u;
+    const int k = 1 + rng.below(std::min(4, ncons));
+    while (static_cast<int>(u.size()) < k) {
+      C c = static_cast<C>(rng.below(ncons));
+      if (std::find(u.begin(), u.end(), c) == u.end()) u.push_back(c);
+    }
+    rc.uses.push_back(u);
+    rc.bound.push_back(with_bounds && rng.below(3) == 0 ? 0.1 + 3 * rng.uniform() : MaxMinSystem::kUnbounded);
+  }
+  return rc;
+}
+
+// Checks feasibility and max-min optimality (every variable is at its bound or has a
+// saturated constraint on which no other variable gets more).
+void expect_maxmin_optimal(const MaxMinSystem& s, const std::vector<MaxMinSystem::VarId>& vars) {
+  for (C c = 0; c < s.constraint_count(); ++c)
+    EXPECT_LE(s.load(c), s.capacity(c) * (1 + 1e-9)) << "constraint " << c << " over capacity";
+  for (auto v : vars) {
+    if (!s.alive(v)) continue;
+    const double x = s.value(v);
+    EXPECT_GE(x, 0);
+    if (x >= s.bound(v) * (1 - 1e-9)) continue;
+    bool bottlenecked = false;
+    for (C c : s.constraints_of(v)) {
+      if (s.load(c) < s.capacity(c) * (1 - 1e-9)) continue;
+      double mx = 0;
+      for (auto u : s.variables_of(c)) mx = std::max(mx, s.value(u));
+      if (x >= mx * (1 - 1e-9)) bottlenecked = true;
+    }
+    EXPECT_TRUE(bottlenecked) << "variable " << v << " (" << x << ") has no bottleneck";
+  }
+}
+
+}  // namespace
+
+TEST(MaxMin, OneVariableOnOneConstraintGetsTheWholeCapacity) {
+  MaxMinSystem s;
+  auto c = s.add_constraint(10);
+  const C cs[] = {c};
+  auto v = s.add_variable(cs);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(v), 10);
+}
+
+TEST(MaxMin, TwoVariablesSharingABottleneckGetHalfEach) {
+  MaxMinSystem s;
+  auto c = s.add_constraint(10);
+  const C cs[] = {c};
+  auto a = s.add_variable(cs);
+  auto b = s.add_variable(cs);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(a), 5);
+  EXPECT_DOUBLE_EQ(s.value(b), 5);
+}
+
+TEST(MaxMin, AVariableCrossingTwoBottlenecksGetsTheSmallerShare) {
+  // A (cap 10) is shared by x and y; B (cap 6) by x, z, w. B's share 2 < A's 5: x = z = w = 2,
+  // then y takes what A has left: 10 - 2 = 8.
+  MaxMinSystem s;
+  auto A = s.add_constraint(10), B = s.add_constraint(6);
+  const C xb[] = {A, B}, ya[] = {A}, zb[] = {B};
+  auto x = s.add_variable(xb);
+  auto y = s.add_variable(ya);
+  auto z = s.add_variable(zb);
+  auto w = s.add_variable(zb);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(x), 2);
+  EXPECT_DOUBLE_EQ(s.value(z), 2);
+  EXPECT_DOUBLE_EQ(s.value(w), 2);
+  EXPECT_DOUBLE_EQ(s.value(y), 8);
+}
+
+TEST(MaxMin, ParkingLotGivesTheLongFlowAndEachShortFlowAnEqualShare) {
+  // Parking lot: a chain of L links of capacity 1; flow 0 crosses all of them, flow i (1..L)
+  // crosses link i only. Each link has 2 flows: everyone gets 1/2.
+  MaxMinSystem s;
+  const int L = 5;
+  std::vector<C> chain;
+  for (int i = 0; i < L; ++i) chain.push_back(s.add_constraint(1));
+  auto longf = s.add_variable(chain);
+  std::vector<MaxMinSystem::VarId> shortf;
+  for (int i = 0; i < L; ++i) {
+    const C one[] = {chain[i]};
+    shortf.push_back(s.add_variable(one));
+  }
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(longf), 0.5);
+  for (auto v : shortf) EXPECT_DOUBLE_EQ(s.value(v), 0.5);
+}
+
+TEST(MaxMin, ParkingLotWithUnequalLinksLetsShortFlowsTakeTheSlack) {
+  // Links of capacity 1, 2, 3: the long flow is limited by link 0 to 1/2; short flows get
+  // 1 - 1/2 = 0.5, 2 - 0.5 = 1.5 and 3 - 0.5 = 2.5.
+  MaxMinSystem s;
+  std::vector<C> chain = {s.add_constraint(1), s.add_constraint(2), s.add_constraint(3)};
+  auto longf = s.add_variable(chain);
+  std::vector<MaxMinSystem::VarId> sh;
+  for (C c : chain) {
+    const C one[] = {c};
+    sh.push_back(s.add_variable(one));
+  }
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(longf), 0.5);
+  EXPECT_DOUBLE_EQ(s.value(sh[0]), 0.5);
+  EXPECT_DOUBLE_EQ(s.value(sh[1]), 1.5);
+  EXPECT_DOUBLE_EQ(s.value(sh[2]), 2.5);
+}
+
+TEST(MaxMin, ABoundedVariableLeavesItsUnusedShareToOthers) {
+  // Capacity 10, three variables, one bounded at 1: the other two split 9.
+  MaxMinSystem s;
+  auto c = s.add_constraint(10);
+  const C cs[] = {c};
+  auto a = s.add_variable(cs, 1.0);
+  auto b = s.add_variable(cs);
+  auto d = s.add_variable(cs);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(a), 1);
+  EXPECT_DOUBLE_EQ(s.value(b), 4.5);
+  EXPECT_DOUBLE_EQ(s.value(d), 4.5);
+}
+
+TEST(MaxMin, RemovingAVariableGivesItsShareBackAndReportsChanges) {
+  MaxMinSystem s;
+  auto c = s.add_constraint(12);
+  const C cs[] = {c};
+  auto a = s.add_variable(cs);
+  auto b = s.add_variable(cs);
+  auto d = s.add_variable(cs);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(a), 4);
+  s.remove_variable(d);
+  std::vector<MaxMinSystem::VarId> changed;
+  s.solve(&changed);
+  EXPECT_DOUBLE_EQ(s.value(a), 6);
+  EXPECT_DOUBLE_EQ(s.value(b), 6);
+  EXPECT_EQ(changed.size(), 2u);
+}
+
+TEST(MaxMin, SolvingOnlyTouchesTheComponentThatChanged) {
+  // Two independent constraints; changing one must not re-fill the other's variables.
+  MaxMinSystem s;
+  auto c1 = s.add_constraint(10), c2 = s.add_constraint(10);
+  const C a1[] = {c1}, a2[] = {c2};
+  s.add_variable(a1);
+  s.add_variable(a2);
+  s.add_variable(a2);
+  s.solve();
+  const auto before = s.stats().vars_refilled;
+  s.add_variable(a1);
+  s.solve();
+  EXPECT_EQ(s.stats().vars_refilled - before, 2u);  // the two variables on c1 only
+}
+
+TEST(MaxMin, AgreesWithTheBruteForceReferenceOnSmallRandomCases) {
+  Rng rng{42};
+  for (int trial = 0; trial < 300; ++trial) {
+    const auto rc = make_case(rng, 1 + rng.below(6), 1 + rng.below(10), trial % 2 == 1);
+    MaxMinSystem s;
+    for (double c : rc.cap) s.add_constraint(c);
+    std::vector<MaxMinSystem::VarId> vars;
+    for (std::size_t v = 0; v < rc.uses.size(); ++v) vars.push_back(s.add_variable(rc.uses[v], rc.bound[v]));
+    s.solve();
+    const auto ref = reference_maxmin(rc.cap, rc.uses, rc.bound);
+    for (std::size_t v = 0; v < vars.size(); ++v)
+      ASSERT_NEAR(s.value(vars[v]), ref[v], 1e-9 * std::max(1.0, ref[v])) << "trial " << trial << " var " << v;
+  }
+}
+
+TEST(MaxMin, RandomAddRemoveSequencesStayFeasibleOptimalAndEqualToAFullSolve) {
+  // Property test: after every incremental solve, no constraint is over capacity, every
+  // variable has a bottleneck, and the values equal a from-scratch solve of the same system.
+  Rng rng{7};
+  for (int trial = 0; trial < 40; ++trial) {
+    const int ncons = 3 + rng.below(12);
+    MaxMinSystem s, full;
+    for (int c = 0; c < ncons; ++c) {
+      const double cap = 1 + 9 * rng.uniform();
+      s.add_constraint(cap);
+      full.add_constraint(cap);
+    }
+    std::vector<MaxMinSystem::VarId> live, live_full;
+    for (int step = 0; step < 60; ++step) {
+      if (live.empty() || rng.below(3) != 0) {
+        const auto rc = make_case(rng, ncons, 1, true);
+        live.push_back(s.add_variable(rc.uses[0], rc.bound[0]));
+        live_full.push_back(full.add_variable(rc.uses[0], rc.bound[0]));
+      } else {
+        const int k = rng.below(static_cast<int>(live.size()));
+        s.remove_variable(live[k]);
+        full.remove_variable(live_full[k]);
+        live.erase(live.begin() + k);
+        live_full.erase(live_full.begin() + k);
+      }
+      s.solve();
+      full.solve_all();
+      expect_maxmin_optimal(s, live);
+      for (std::size_t i = 0; i < live.size(); ++i)
+        ASSERT_NEAR(s.value(live[i]), full.value(live_full[i]), 1e-9 * std::max(1.0, full.value(live_full[i])))
+            << "trial " << trial << " step " << step;
+    }
+  }
+}

@@ -1,0 +1,139 @@
+#include "sim/network.h"
+#include "sim/error.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+using namespace moesim;
+using namespace moesim::time_literals;
+
+namespace {
+
+LinkSpec link(double GBps, Time latency) {
+  return LinkSpec{.capacity_Bps = GBps * 1e9, .latency = latency, .link_class = LinkClass::NetworkAccess, .kind = "test"};
+}
+
+struct Sim {
+  Engine engine;
+  std::vector<LinkSpec> links;
+  std::unique_ptr<Network> net;
+  std::vector<Time> done;
+  explicit Sim(std::vector<LinkSpec> l) : links(std::move(l)), net(std::make_unique<Network>(engine, links)) {}
+  // Starts a flow over `path` now; its delivery time lands in done[index].
+  void flow(std::vector<LinkId> path, double bytes, Time end_delay = Time::zero(), double cap = MaxMinSystem::kUnbounded,
+            Time start_delay = Time::zero()) {
+    const std::size_t i = done.size();
+    done.push_back(Time::max());
+    net->start_flow({.path = path, .bytes = bytes, .rate_cap_Bps = cap, .start_delay = start_delay, .end_delay = end_delay,
+                     .on_complete = [this, i] { done[i] = engine.now(); }});
+  }
+};
+
+const LinkId L0{0}, L1{1}, L2{2};
+
+}  // namespace
+
+TEST(Network, OneFlowOnOneLinkTakesLatencyPlusSizeOverBandwidthExactly) {
+  // 1 MB at 10 GB/s = 100 us, plus 2 us latency = 102 us.
+  Sim r({link(10, 2_us)});
+  r.flow({L0}, 1e6, 2_us);
+  r.engine.run();
+  EXPECT_EQ(r.done[0], 102_us);
+}
+
+TEST(Network, TwoFlowsSharingABottleneckGetHalfEach) {
+  // Two 1 MB flows on 10 GB/s: 5 GB/s each, both done at 200 us.
+  Sim r({link(10, Time::zero())});
+  r.flow({L0}, 1e6);
+  r.flow({L0}, 1e6);
+  r.engine.run();
+  EXPECT_EQ(r.done[0], 200_us);
+  EXPECT_EQ(r.done[1], 200_us);
+}
+
+TEST(Network, AShortFlowLeavingSpeedsUpTheOtherAtTheRightMoment) {
+  // 0.5 MB and 1.5 MB on 10 GB/s: both at 5 GB/s until the first ends at 100 us (0.5 MB of
+  // the second moved); the remaining 1 MB then goes at 10 GB/s: 100 + 100 = 200 us.
+  Sim r({link(10, Time::zero())});
+  r.flow({L0}, 0.5e6);
+  r.flow({L0}, 1.5e6);
+  r.engine.run();
+  EXPECT_EQ(r.done[0], 100_us);
+  EXPECT_EQ(r.done[1], 200_us);
+}
+
+TEST(Network, AFlowCrossingTwoBottlenecksGetsTheSmallerShare) {
+  // Link 0 (10 GB/s): flows a, b. Link 1 (4 GB/s): flows a, c. Link 1's share is 2 GB/s, so a
+  // gets 2 and b gets 8. With 1 MB each: c and a end at 500 us; b ends at 125 us.
+  Sim r({link(10, Time::zero()), link(4, Time::zero())});
+  r.flow({L0, L1}, 1e6);
+  r.flow({L0}, 1e6);
+  r.flow({L1}, 1e6);
+  r.engine.run();
+  EXPECT_EQ(r.done[1], 125_us);
+  // After b leaves at 125 us, a still shares link 1 with c at 2 GB/s each: 500 us.
+  EXPECT_EQ(r.done[0], 500_us);
+  EXPECT_EQ(r.done[2], 500_us);
+}
+
+TEST(Network, ARateCapLimitsAFlowBelowItsFairShare) {
+  // 1 MB capped at 1 GB/s on a 10 GB/s link: 1 ms.
+  Sim r({link(10, Time::zero())});
+  r.flow({L0}, 1e6, Time::zero(), 1e9);
+  r.engine.run();
+  EXPECT_EQ(r.done[0], 1_ms);
+}
+
+TEST(Network, StartDelayIsPaidBeforeBytesMove) {
+  // Overhead 3 us, then 1 MB at 10 GB/s (100 us), then 2 us latency: 105 us. A second flow
+  // started at 0 without delay has the link alone for 3 us: it moves 30 kB, then shares.
+  Sim r({link(10, Time::zero())});
+  r.flow({L0}, 1e6, 2_us, MaxMinSystem::kUnbounded, 3_us);
+  r.engine.run();
+  EXPECT_EQ(r.done[0], 105_us);
+}
+
+TEST(Network, ZeroByteAndEmptyPathFlowsCompleteAfterTheirDelays) {
+  Sim r({link(10, Time::zero())});
+  r.flow({L0}, 0, 2_us, MaxMinSystem::kUnbounded, 1_us);
+  r.flow({}, 1e6, Time::zero(), 1e9);  // local copy at 1 GB/s: 1 ms
+  r.engine.run();
+  EXPECT_EQ(r.done[0], 3_us);
+  EXPECT_EQ(r.done[1], 1_ms);
+}
+
+TEST(Network, LinkCountersConserveBytesAndTrackBusyTimeAndPeakFlows) {
+  Sim r({link(10, Time::zero()), link(10, Time::zero()), link(10, Time::zero())});
+  r.flow({L0, L1}, 1e6);
+  r.flow({L0}, 1e6);
+  r.flow({L2}, 2e6);
+  r.engine.run();
+  const auto st = r.net->link_stats();
+  EXPECT_DOUBLE_EQ(st[0].bytes, 2e6);
+  EXPECT_DOUBLE_EQ(st[1].bytes, 1e6);
+  EXPECT_DOUBLE_EQ(st[2].bytes, 2e6);
+  EXPECT_EQ(st[0].peak_flows, 2u);
+  EXPECT_EQ(st[0].busy, 200_us);  // two 1 MB flows at 5 GB/s each
+  EXPECT_EQ(st[2].busy, 200_us);
+  EXPECT_EQ(r.net->active_flows(), 0u);
+}
+
+TEST(Network, FlowsStartedFromCompletionCallbacksAreSimulated) {
+  // A chain of three 1 MB transfers, each started when the previous one is delivered.
+  Sim r({link(10, 1_us)});
+  int left = 3;
+  std::function<void()> next = [&] {
+    if (left-- == 0) return;
+    r.net->start_flow({.path = std::vector<LinkId>{L0}, .bytes = 1e6, .end_delay = 1_us, .on_complete = next});
+  };
+  next();
+  r.engine.run();
+  EXPECT_EQ(r.engine.now(), 303_us);
+}
+
+TEST(Network, ZeroCapacityLinksAreRejected) {
+  Engine e;
+  std::vector<LinkSpec> l = {link(0, Time::zero())};
+  EXPECT_THROW(Network(e, l), InvariantError);
+}

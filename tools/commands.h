@@ -1,0 +1,14 @@
+#pragma once
+// Each `moesim` subcommand lives in its own tools/cmd_<name>.cpp and registers itself here.
+// Contract: a command prints results to stdout (fmt::print), diagnostics to stderr, and
+// signals failure by throwing a moesim::Error subclass (ConfigError for files, InputError
+// for command-line values); main() prints "moesim: error: <what()>" and exits 1.
+// Nothing below tools/ calls exit().
+#include <CLI/CLI.hpp>
+
+namespace moesim::cli {
+
+void add_collective_command(CLI::App& app);
+void add_topo_command(CLI::App& app);
+
+}  // namespace moesim::cli
