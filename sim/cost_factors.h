@@ -7,7 +7,7 @@
 // LL128, Simple). A protocol p has a per-message overhead o_p and a bandwidth efficiency
 // eta_p in (0, 1]. A message of s bytes on a path whose narrowest link has capacity C uses
 // the protocol with the smallest isolated time o_p + s / (eta_p * C) (what NCCL's tuner does),
-// pays o_p once, and its rate is capped at eta_p * C while it shares links by max-min.
+// pays o_p once, and puts s / eta_p bytes on the wire (it shares links by max-min on those).
 //
 // Collective structure: an all-to-all rank keeps at most `max_peers_in_flight` peer sends
 // outstanding (NCCL's bounded P2P channels), in NCCL's p2p schedule order.

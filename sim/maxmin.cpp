@@ -7,8 +7,8 @@
 
 namespace moesim {
 namespace {
-// Variables whose rate is below (1 - kFixMargin) * smallest removed rate keep their rates.
-// The margin only makes the fixed set smaller (always correct); it absorbs rounding.
+// Variables below (1 - kFixMargin) * threshold keep their value. The margin only makes the
+// kept set smaller (always correct); it absorbs rounding in the stored rates.
 constexpr double kFixMargin = 1e-9;
 }  // namespace
 
@@ -23,7 +23,7 @@ MaxMinSystem::ConstraintId MaxMinSystem::add_constraint(double capacity) {
 void MaxMinSystem::set_capacity(ConstraintId c, double capacity) {
   MOESIM_CHECK(capacity >= 0 && std::isfinite(capacity), "constraint capacity must be finite and >= 0, got {}", capacity);
   cons_[c].capacity = capacity;
-  only_removals_ = false;
+  need_full_ = true;
   mark_dirty(c);
 }
 
@@ -46,11 +46,12 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
     vars_.emplace_back();
   }
   Var& var = vars_[v];
-  var.cons.assign(constraints.begin(), constraints.end());
+  var.cons.assign(constraints);
   var.pos.resize(constraints.size());
   var.bound = bound;
   var.value = 0;
   var.alive = true;
+  var.fresh = false;
   for (std::size_t k = 0; k < constraints.size(); ++k) {
     const ConstraintId c = constraints[k];
     MOESIM_CHECK(c < cons_.size(), "unknown constraint {}", c);
@@ -59,10 +60,11 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
     mark_dirty(c);
   }
   if (constraints.empty()) {
-    // A bound-only variable is its own component: its value is its bound.
-    var.value = bound;
+    var.value = bound;  // a bound-only variable is alone: its value is its bound
+  } else {
+    var.fresh = true;
+    fresh_.push_back(v);
   }
-  only_removals_ = false;
   ++live_vars_;
   return v;
 }
@@ -79,12 +81,22 @@ void MaxMinSystem::remove_variable(VarId v) {
     if (moved != v) {
       Var& mv = vars_[moved];
       for (std::size_t j = 0; j < mv.cons.size(); ++j)
-        if (mv.cons[j] == var.cons[k]) { mv.pos[j] = p; break; }
+        if (mv.cons[j] == var.cons[k]) {
+          mv.pos[j] = p;
+          break;
+        }
     }
+    c.load -= var.value;
     mark_dirty(var.cons[k]);
   }
-  min_removed_value_ = std::min(min_removed_value_, var.value);
+  if (!var.cons.empty() && !var.fresh) {
+    threshold_ = std::min(threshold_, var.value);  // fact (1)
+    ++stale_in_order_;
+  }
   var.alive = false;
+  var.fresh = false;
+  var.value = 0;
+  ++var.generation;
   var.cons.clear();
   var.pos.clear();
   free_vars_.push_back(v);
@@ -97,92 +109,230 @@ double MaxMinSystem::load(ConstraintId c) const {
   return s;
 }
 
-void MaxMinSystem::solve(std::vector<VarId>* changed) {
-  if (changed) changed->clear();
-  if (dirty_cons_.empty()) {
-    only_removals_ = true;
-    min_removed_value_ = kUnbounded;
-    return;
-  }
-  ++stats_.solves;
-  const double threshold = only_removals_ ? min_removed_value_ * (1 - kFixMargin) : 0.0;
-  // Collect the components reachable from the dirty constraints.
-  ++epoch_;
-  comp_cons_.clear();
-  comp_vars_.clear();
-  for (ConstraintId c : dirty_cons_) {
-    is_dirty_[c] = 0;
-    if (cons_[c].stamp == epoch_) continue;
-    cons_[c].stamp = epoch_;
-    std::size_t head = comp_cons_.size();
-    comp_cons_.push_back(c);
-    while (head < comp_cons_.size()) {
-      const ConstraintId cc = comp_cons_[head++];
-      for (VarId v : cons_[cc].vars) {
-        Var& var = vars_[v];
-        if (var.stamp == epoch_) continue;
-        var.stamp = epoch_;
-        comp_vars_.push_back(v);
-        // Only unfixed variables propagate the change further.
-        if (var.value < threshold) continue;
-        for (ConstraintId c2 : var.cons)
-          if (cons_[c2].stamp != epoch_) {
-            cons_[c2].stamp = epoch_;
-            comp_cons_.push_back(c2);
-          }
-      }
+void MaxMinSystem::set_value(VarId v, double value, std::vector<VarId>* changed) {
+  Var& var = vars_[v];
+  if (var.value == value && !var.fresh) return;
+  for (ConstraintId c : var.cons) cons_[c].load += value - var.value;
+  var.value = value;
+  if (changed) changed->push_back(v);
+}
+
+// Filling freezes variables at non-decreasing levels, so the freeze order is sorted by value
+// up to rounding: a stable insertion sort by value is linear here (ties keep freeze order,
+// which is deterministic).
+void MaxMinSystem::sort_nearly_sorted(std::vector<VarId>& vs) const {
+  auto less = [this](VarId a, VarId b) { return vars_[a].value < vars_[b].value; };
+  for (std::size_t i = 1; i < vs.size(); ++i) {
+    const VarId x = vs[i];
+    std::size_t j = i;
+    while (j > 0 && less(x, vs[j - 1])) {
+      vs[j] = vs[j - 1];
+      --j;
     }
+    vs[j] = x;
   }
-  dirty_cons_.clear();
-  fill(comp_cons_, comp_vars_, threshold, changed);
-  only_removals_ = true;
-  min_removed_value_ = kUnbounded;
 }
 
 void MaxMinSystem::solve_all(std::vector<VarId>* changed) {
   if (changed) changed->clear();
-  for (ConstraintId c : dirty_cons_) is_dirty_[c] = 0;
-  dirty_cons_.clear();
-  ++stats_.solves;
-  comp_cons_.clear();
-  comp_vars_.clear();
-  for (ConstraintId c = 0; c < cons_.size(); ++c) comp_cons_.push_back(c);
-  for (VarId v = 0; v < vars_.size(); ++v)
-    if (vars_[v].alive && !vars_[v].cons.empty()) comp_vars_.push_back(v);
-  fill(comp_cons_, comp_vars_, 0.0, changed);
-  only_removals_ = true;
-  min_removed_value_ = kUnbounded;
+  solve_full(changed);
 }
 
-// Progressive filling over the given variables. Variables with value < threshold keep their
-// value (their consumption is subtracted from the constraints). A constraint reached only
-// through fixed variables has all its unfixed variables in comp_vars, because the traversal
-// in solve() expanded every unfixed variable's constraints.
-void MaxMinSystem::fill(std::vector<ConstraintId>& comp_cons, std::vector<VarId>& comp_vars, double threshold,
-                        std::vector<VarId>* changed) {
-  for (ConstraintId c : comp_cons) {
-    cons_[c].rem = cons_[c].capacity;
-    cons_[c].n = 0;
+void MaxMinSystem::solve(std::vector<VarId>* changed) {
+  if (changed) changed->clear();
+  if (dirty_cons_.empty() && fresh_.empty()) {
+    threshold_ = kUnbounded;
+    return;
   }
-  bounded_.clear();
-  std::size_t unfixed = 0;
-  for (VarId v : comp_vars) {
-    Var& var = vars_[v];
-    var.fixed = var.value < threshold;
-    var.frozen = var.fixed;
-    if (var.fixed) {
-      for (ConstraintId c : var.cons) cons_[c].rem -= var.value;
-    } else {
-      ++unfixed;
-      for (ConstraintId c : var.cons) ++cons_[c].n;
-      if (std::isfinite(var.bound)) bounded_.push_back(v);
+  if (need_full_) {
+    solve_full(changed);
+    return;
+  }
+  ++stats_.solves;
+  ++epoch_;
+  // Fact (2): lower bounds of the added variables' new rates.
+  double t = threshold_;
+  for (VarId v : fresh_) {
+    const Var& var = vars_[v];
+    if (!var.alive || !var.fresh) continue;
+    double lb = var.bound;
+    for (ConstraintId c : var.cons) lb = std::min(lb, cons_[c].capacity / static_cast<double>(cons_[c].vars.size()));
+    t = std::min(t, lb);
+  }
+  t *= 1 - kFixMargin;
+
+  // Candidates: the solved variables at or above t (a suffix of order_) and the fresh ones.
+  const auto split_it = std::lower_bound(order_.begin(), order_.end(), t,
+                                         [](const OrderEntry& e, double x) { return e.value < x; });
+  const std::size_t split = static_cast<std::size_t>(split_it - order_.begin());
+  cand_.clear();
+  for (std::size_t i = split; i < order_.size(); ++i)
+    if (entry_live(order_[i])) cand_.push_back(order_[i].v);
+  const std::size_t old_suffix_candidates = cand_.size();
+  for (VarId v : fresh_)
+    if (vars_[v].alive && vars_[v].fresh && vars_[v].stamp != epoch_) {
+      vars_[v].stamp = epoch_;
+      cand_.push_back(v);
+    }
+  for (std::size_t i = 0; i < old_suffix_candidates; ++i) vars_[cand_[i]].stamp = epoch_;
+  stats_.candidates += cand_.size();
+
+  // Per-constraint candidate lists (CSR).
+  touched_.clear();
+  for (VarId v : cand_)
+    for (ConstraintId c : vars_[v].cons) {
+      Constraint& k = cons_[c];
+      if (k.stamp != epoch_) {
+        k.stamp = epoch_;
+        k.cand_end = 0;
+        touched_.push_back(c);
+      }
+      ++k.cand_end;
+    }
+  std::uint32_t off = 0;
+  for (ConstraintId c : touched_) {
+    Constraint& k = cons_[c];
+    k.cand_begin = off;
+    off += k.cand_end;
+    k.cand_end = k.cand_begin;
+  }
+  cand_vars_.resize(off);
+  for (VarId v : cand_)
+    for (ConstraintId c : vars_[v].cons) cand_vars_[cons_[c].cand_end++] = v;
+
+  // Reachability from the changed constraints through candidates.
+  refill_.clear();
+  std::vector<ConstraintId>& queue = dirty_cons_;  // reuse: becomes the BFS queue
+  std::size_t head = 0;
+  for (ConstraintId c : queue) {
+    is_dirty_[c] = 0;
+    cons_[c].reached = cons_[c].stamp == epoch_ ? epoch_ : 0;
+  }
+  {
+    std::size_t w = 0;
+    for (ConstraintId c : queue)
+      if (cons_[c].reached == epoch_) queue[w++] = c;
+    queue.resize(w);
+  }
+  while (head < queue.size()) {
+    const Constraint& k = cons_[queue[head++]];
+    for (std::uint32_t i = k.cand_begin; i < k.cand_end; ++i) {
+      const VarId v = cand_vars_[i];
+      if (vars_[v].reached == epoch_) continue;
+      vars_[v].reached = epoch_;
+      refill_.push_back(v);
+      for (ConstraintId c2 : vars_[v].cons)
+        if (cons_[c2].reached != epoch_) {
+          cons_[c2].reached = epoch_;
+          queue.push_back(c2);
+        }
     }
   }
-  stats_.vars_refilled += unfixed;
+  // Residual capacities of the reached constraints: capacity minus the kept variables' load.
+  for (std::size_t i = 0; i < queue.size(); ++i) {
+    Constraint& k = cons_[queue[i]];
+    double mine = 0;
+    for (std::uint32_t j = k.cand_begin; j < k.cand_end; ++j) mine += vars_[cand_vars_[j]].fresh ? 0.0 : vars_[cand_vars_[j]].value;
+    k.rem = k.capacity - (k.load - mine);
+    k.n = k.cand_end - k.cand_begin;
+  }
+  touched_.assign(queue.begin(), queue.end());
+  dirty_cons_.clear();
+
+  freeze_order_.clear();
+  fill(refill_, changed);
+
+  // New order: the prefix as it was, then the unreached candidates (unchanged, sorted) merged
+  // with the refilled variables (sorted by their new value).
+  sort_nearly_sorted(freeze_order_);
+  merged_.clear();
+  std::size_t i = split, j = 0;
+  auto next_kept = [&]() {
+    while (i < order_.size() && (!entry_live(order_[i]) || vars_[order_[i].v].reached == epoch_)) {
+      if (!entry_live(order_[i])) --stale_in_order_;
+      ++i;
+    }
+  };
+  next_kept();
+  while (i < order_.size() || j < freeze_order_.size()) {
+    const bool take_old = j == freeze_order_.size() ||
+                          (i < order_.size() && vars_[order_[i].v].value <= vars_[freeze_order_[j]].value);
+    if (take_old) {
+      merged_.push_back(order_[i++]);
+      next_kept();
+    } else {
+      merged_.push_back({vars_[freeze_order_[j]].value, freeze_order_[j], vars_[freeze_order_[j]].generation});
+      ++j;
+    }
+  }
+  order_.resize(split);
+  order_.insert(order_.end(), merged_.begin(), merged_.end());
+  for (VarId v : fresh_) vars_[v].fresh = false;
+  fresh_.clear();
+  threshold_ = kUnbounded;
+  // Stale entries are only in the prefix now; compact when they pile up.
+  if (stale_in_order_ > 64 && stale_in_order_ * 2 > order_.size()) {
+    std::erase_if(order_, [this](const OrderEntry& e) { return !entry_live(e); });
+    stale_in_order_ = 0;
+  }
+}
+
+void MaxMinSystem::solve_full(std::vector<VarId>* changed) {
+  ++stats_.solves;
+  ++epoch_;
+  for (ConstraintId c : dirty_cons_) is_dirty_[c] = 0;
+  dirty_cons_.clear();
+  refill_.clear();
+  for (VarId v = 0; v < vars_.size(); ++v)
+    if (vars_[v].alive && !vars_[v].cons.empty()) refill_.push_back(v);
+  touched_.clear();
+  std::uint32_t off = 0;
+  for (ConstraintId c = 0; c < cons_.size(); ++c) {
+    Constraint& k = cons_[c];
+    k.stamp = epoch_;
+    k.cand_begin = off;
+    k.cand_end = off;
+    off += static_cast<std::uint32_t>(k.vars.size());
+    k.rem = k.capacity;
+    k.n = static_cast<std::uint32_t>(k.vars.size());
+    k.load = 0;
+    if (k.n > 0) touched_.push_back(c);
+  }
+  cand_vars_.resize(off);
+  for (ConstraintId c = 0; c < cons_.size(); ++c)
+    for (VarId v : cons_[c].vars) cand_vars_[cons_[c].cand_end++] = v;
+  // Loads are rebuilt from scratch as the variables freeze; every variable is reported.
+  for (VarId v : refill_) {
+    vars_[v].value = 0;
+    vars_[v].reached = epoch_;
+  }
+  freeze_order_.clear();
+  fill(refill_, nullptr);
+  if (changed) changed->assign(refill_.begin(), refill_.end());
+  sort_nearly_sorted(freeze_order_);
+  order_.clear();
+  for (VarId v : freeze_order_) order_.push_back({vars_[v].value, v, vars_[v].generation});
+  stale_in_order_ = 0;
+  for (VarId v : fresh_) vars_[v].fresh = false;
+  fresh_.clear();
+  threshold_ = kUnbounded;
+  need_full_ = false;
+}
+
+// Progressive filling of `vars` on the constraints in touched_ (rem, n and the candidate
+// ranges prepared by the caller). A constraint's key (its fair share rem/n) only grows as
+// variables freeze elsewhere at levels <= it, so stale heap entries are lower bounds and are
+// re-keyed when they surface.
+void MaxMinSystem::fill(std::vector<VarId>& vars, std::vector<VarId>* changed) {
+  stats_.vars_refilled += vars.size();
+  bounded_.clear();
+  for (VarId v : vars) {
+    vars_[v].frozen = false;
+    if (std::isfinite(vars_[v].bound)) bounded_.push_back(v);
+  }
   std::sort(bounded_.begin(), bounded_.end(), [this](VarId a, VarId b) {
     return vars_[a].bound < vars_[b].bound || (vars_[a].bound == vars_[b].bound && a < b);
   });
-
   auto share_of = [this](ConstraintId c) {
     const Constraint& k = cons_[c];
     return std::max(k.rem, 0.0) / static_cast<double>(k.n);
@@ -191,31 +341,27 @@ void MaxMinSystem::fill(std::vector<ConstraintId>& comp_cons, std::vector<VarId>
     return a.share > b.share || (a.share == b.share && a.c > b.c);
   };
   heap_.clear();
-  for (ConstraintId c : comp_cons)
+  for (ConstraintId c : touched_)
     if (cons_[c].n > 0) heap_.push_back({share_of(c), c});
   std::make_heap(heap_.begin(), heap_.end(), heap_less);
 
   auto freeze = [&](VarId v, double rate, ConstraintId except) {
     Var& var = vars_[v];
     var.frozen = true;
-    const double old = var.value;
-    var.value = rate;
-    if (changed && old != rate) changed->push_back(v);
-    // Keys only grow when a variable freezes at a rate <= the constraint's current share, so
-    // stale heap entries are lower bounds; they are refreshed when they surface.
+    freeze_order_.push_back(v);
     for (ConstraintId c : var.cons) {
       if (c == except) continue;
       Constraint& k = cons_[c];
       k.rem -= rate;
       --k.n;
     }
+    set_value(v, rate, changed);
   };
 
   std::size_t next_bound = 0;
-  std::size_t remaining = unfixed;
+  std::size_t remaining = vars.size();
   while (remaining > 0) {
     while (next_bound < bounded_.size() && vars_[bounded_[next_bound]].frozen) ++next_bound;
-    // Smallest valid constraint share (refresh stale entries lazily).
     double best_share = kUnbounded;
     ConstraintId best_c = 0;
     while (!heap_.empty()) {
@@ -227,7 +373,7 @@ void MaxMinSystem::fill(std::vector<ConstraintId>& comp_cons, std::vector<VarId>
         continue;
       }
       const double s = share_of(top.c);
-      if (s > top.share) {  // stale lower bound: re-key
+      if (s > top.share) {
         std::pop_heap(heap_.begin(), heap_.end(), heap_less);
         heap_.back().share = s;
         std::push_heap(heap_.begin(), heap_.end(), heap_less);
@@ -237,8 +383,7 @@ void MaxMinSystem::fill(std::vector<ConstraintId>& comp_cons, std::vector<VarId>
       best_c = top.c;
       break;
     }
-    const bool have_bound = next_bound < bounded_.size();
-    if (have_bound && vars_[bounded_[next_bound]].bound <= best_share) {
+    if (next_bound < bounded_.size() && vars_[bounded_[next_bound]].bound <= best_share) {
       const VarId v = bounded_[next_bound++];
       freeze(v, vars_[v].bound, UINT32_MAX);
       --remaining;
@@ -248,9 +393,9 @@ void MaxMinSystem::fill(std::vector<ConstraintId>& comp_cons, std::vector<VarId>
     std::pop_heap(heap_.begin(), heap_.end(), heap_less);
     heap_.pop_back();
     Constraint& k = cons_[best_c];
-    for (VarId v : k.vars) {
-      Var& var = vars_[v];
-      if (var.frozen) continue;
+    for (std::uint32_t i = k.cand_begin; i < k.cand_end; ++i) {
+      const VarId v = cand_vars_[i];
+      if (vars_[v].frozen || vars_[v].reached != epoch_) continue;
       freeze(v, best_share, best_c);
       --remaining;
     }

@@ -13,15 +13,26 @@
 // those variables. O((V_inc + C) log C) per solve with V_inc the variable-constraint
 // incidences in the part being solved.
 //
-// Incremental: solve() recomputes only the connected components (variables linked through
-// shared constraints) touched by additions, removals or capacity changes since the last
-// solve. When the only changes are removals, variables whose rate is below the smallest
-// removed rate keep their rates exactly (they were frozen before the removed variables'
-// level in the filling, and nothing below that level changed), so only the rest is refilled.
+// Incremental solve(). Two exact facts bound what a change can move:
+//  (1) Removing a variable of rate r leaves every variable of rate < r unchanged: in the
+//      filling, everything below level r happens as before (the removed variable was still
+//      rising there, and its constraints only gain slack), so those variables freeze at the
+//      same levels.
+//  (2) Adding a variable g whose new rate is r_g leaves every variable of rate < r_g
+//      unchanged (apply (1) to removing g from the new state), and
+//      r_g >= LB(g) = min(bound_g, min over g's constraints c of cap_c / n_c), since g is
+//      bottlenecked on a saturated c where it has the largest of n_c rates.
+// So with t = min(removed rates, LB of added variables), only variables of rate >= t can
+// move; of those, only the ones connected to a changed constraint through variables of
+// rate >= t (the others see unchanged residual capacities). Live variables are kept sorted
+// by rate, so the candidates are a suffix found by binary search, and a solve costs
+// O(U * path + T log T) for U candidates on T constraints, not the size of the system.
+// Capacity changes fall back to a full solve.
 //
 // Worked example (tested in tests/sim/maxmin_test.cpp, "parking lot"): constraints A, B of
 // capacity 1; variable x0 uses A and B, x1 uses A, x2 uses B. Filling raises all three to 0.5,
 // where A and B saturate together: x0 = x1 = x2 = 0.5.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -53,7 +64,9 @@ class MaxMinSystem {
   double load(ConstraintId c) const;
   /// Variables currently using c.
   std::span<const VarId> variables_of(ConstraintId c) const { return cons_[c].vars; }
-  std::span<const ConstraintId> constraints_of(VarId v) const { return vars_[v].cons; }
+  std::span<const ConstraintId> constraints_of(VarId v) const {
+    return {vars_[v].cons.begin(), vars_[v].cons.size()};
+  }
 
   /// Recomputes what changed since the last solve. If `changed` is given, it receives the
   /// variables whose value changed (new variables included).
@@ -65,31 +78,77 @@ class MaxMinSystem {
   struct Stats {
     std::uint64_t solves = 0;
     std::uint64_t vars_refilled = 0;  // variables re-frozen, summed over solves
+    std::uint64_t candidates = 0;     // variables at or above the threshold, summed over solves
   };
   const Stats& stats() const { return stats_; }
 
  private:
+  /// A short list stored inline up to kInline elements (paths are a few links), else on the heap.
+  template <typename T>
+  class SmallList {
+   public:
+    static constexpr std::size_t kInline = 10;
+    void assign(std::span<const T> items) {
+      size_ = static_cast<std::uint32_t>(items.size());
+      if (size_ > kInline) heap_.assign(items.begin(), items.end());
+      else std::copy(items.begin(), items.end(), inline_);
+    }
+    void resize(std::size_t n) {
+      size_ = static_cast<std::uint32_t>(n);
+      if (n > kInline) heap_.resize(n);
+    }
+    void clear() { size_ = 0; heap_.clear(); }
+    T* begin() { return size_ > kInline ? heap_.data() : inline_; }
+    T* end() { return begin() + size_; }
+    const T* begin() const { return size_ > kInline ? heap_.data() : inline_; }
+    const T* end() const { return begin() + size_; }
+    T& operator[](std::size_t i) { return begin()[i]; }
+    const T& operator[](std::size_t i) const { return begin()[i]; }
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+   private:
+    T inline_[kInline];
+    std::uint32_t size_ = 0;
+    std::vector<T> heap_;
+  };
+
   struct Var {
-    std::vector<ConstraintId> cons;
-    std::vector<std::uint32_t> pos;  // index of this var in cons_[cons[k]].vars
+    SmallList<ConstraintId> cons;
+    SmallList<std::uint32_t> pos;  // index of this var in cons_[cons[k]].vars
     double bound = kUnbounded;
     double value = 0;
-    std::uint32_t stamp = 0;  // component visit stamp
+    std::uint32_t generation = 0;  // bumped on removal: order_ entries of a dead slot go stale
+    std::uint32_t stamp = 0;       // scratch: candidate in this solve
+    std::uint32_t reached = 0;     // scratch: connected to a change in this solve
     bool alive = false;
-    bool frozen = false;      // scratch during a solve
-    bool fixed = false;       // scratch: keeps its value in this solve
+    bool fresh = false;            // added since the last solve
+    bool frozen = false;           // scratch during a fill
   };
   struct Constraint {
     double capacity = 0;
+    double load = 0;               // sum of the values of its variables
     std::vector<VarId> vars;
-    std::uint32_t stamp = 0;
-    double rem = 0;          // scratch: remaining capacity
-    std::uint32_t n = 0;     // scratch: unfrozen variables
+    std::uint32_t stamp = 0;       // scratch: touched in this solve
+    std::uint32_t reached = 0;     // scratch
+    double rem = 0;                // scratch: remaining capacity
+    std::uint32_t n = 0;           // scratch: unfrozen variables
+    std::uint32_t cand_begin = 0;  // scratch: range in cand_vars_
+    std::uint32_t cand_end = 0;
+  };
+  struct OrderEntry {
+    double value;               // the variable's value when the entry was made (== now while live)
+    VarId v;
+    std::uint32_t generation;   // stale when the slot was freed since
   };
 
   void mark_dirty(ConstraintId c);
-  void fill(std::vector<ConstraintId>& comp_cons, std::vector<VarId>& comp_vars, double threshold,
-            std::vector<VarId>* changed);
+  void set_value(VarId v, double value, std::vector<VarId>* changed);
+  bool entry_live(const OrderEntry& e) const { return vars_[e.v].alive && vars_[e.v].generation == e.generation && !vars_[e.v].fresh; }
+  /// Progressive filling of `vars` (all unfrozen) over the constraints in touched_, whose
+  /// rem/n/cand ranges are prepared. Appends the variables to freeze_order_ as they freeze.
+  void fill(std::vector<VarId>& vars, std::vector<VarId>* changed);
+  void solve_full(std::vector<VarId>* changed);
+  void sort_nearly_sorted(std::vector<VarId>& vs) const;
 
   std::vector<Var> vars_;
   std::vector<Constraint> cons_;
@@ -97,14 +156,21 @@ class MaxMinSystem {
   std::size_t live_vars_ = 0;
   std::vector<ConstraintId> dirty_cons_;
   std::vector<char> is_dirty_;
-  bool only_removals_ = true;
-  double min_removed_value_ = kUnbounded;
+  std::vector<VarId> fresh_;
+  double threshold_ = kUnbounded;   // min over pending changes (removed rates, added LBs)
+  bool need_full_ = true;
+  std::vector<OrderEntry> order_;   // live, solved variables by value ascending (+ stale entries)
+  std::size_t stale_in_order_ = 0;
   std::uint32_t epoch_ = 0;
   Stats stats_;
   // scratch buffers reused across solves
-  std::vector<ConstraintId> comp_cons_;
-  std::vector<VarId> comp_vars_;
+  std::vector<ConstraintId> touched_;
+  std::vector<VarId> cand_;
+  std::vector<VarId> cand_vars_;     // per-constraint candidate lists (CSR)
+  std::vector<VarId> refill_;
   std::vector<VarId> bounded_;
+  std::vector<VarId> freeze_order_;
+  std::vector<OrderEntry> merged_;
   struct HeapItem {
     double share;
     ConstraintId c;

@@ -20,6 +20,7 @@ Network::Network(Engine& engine, std::span<const LinkSpec> links)
 void Network::start_flow(FlowSpec spec) {
   MOESIM_CHECK(spec.bytes >= 0 && std::isfinite(spec.bytes), "flow size must be finite and >= 0, got {}", spec.bytes);
   MOESIM_CHECK(spec.rate_cap_Bps > 0, "flow rate cap must be > 0, got {}", spec.rate_cap_Bps);
+  MOESIM_CHECK(spec.efficiency > 0 && spec.efficiency <= 1, "flow efficiency must be in (0, 1], got {}", spec.efficiency);
   for (LinkId l : spec.path) MOESIM_CHECK(l.index() < links_.size(), "flow path uses unknown link {}", l);
   std::uint32_t f;
   if (!free_flows_.empty()) {
@@ -31,7 +32,8 @@ void Network::start_flow(FlowSpec spec) {
   }
   Flow& flow = flows_[f];
   flow.bytes = spec.bytes;
-  flow.remaining = spec.bytes;
+  flow.wire_bytes = spec.bytes / spec.efficiency;
+  flow.remaining = spec.bytes / spec.efficiency;
   flow.rate = 0;
   flow.end_delay = spec.end_delay;
   flow.on_complete = std::move(spec.on_complete);
@@ -40,11 +42,10 @@ void Network::start_flow(FlowSpec spec) {
   if (spec.bytes == 0 || spec.path.empty()) {
     // No link is used: only the delays and (for a local copy) the rate cap.
     Time t = spec.start_delay + spec.end_delay;
-    if (spec.bytes > 0 && std::isfinite(spec.rate_cap_Bps)) t += Time::from_seconds_ceil(spec.bytes / spec.rate_cap_Bps);
+    if (spec.bytes > 0 && std::isfinite(spec.rate_cap_Bps)) t += Time::from_seconds_ceil(flow.remaining / spec.rate_cap_Bps);
     engine_.schedule_after(t, [this, f] {
       auto cb = std::move(flows_[f].on_complete);
       flows_[f].on_complete = nullptr;
-      ++flows_[f].version;
       free_flows_.push_back(f);
       --active_flows_;
       ++flows_completed_;
@@ -98,28 +99,74 @@ void Network::solve() {
     flow.remaining = std::max(0.0, flow.remaining - flow.rate * static_cast<double>(now - flow.last_ps) * 1e-12);
     flow.last_ps = now;
     flow.rate = system_.value(var);
-    ++flow.version;
-    push_finish(var_to_flow_[var]);
+    update_finish(var_to_flow_[var]);
   }
   arm_completion_event();
 }
 
-void Network::push_finish(std::uint32_t f) {
+void Network::update_finish(std::uint32_t f) {
   const Flow& flow = flows_[f];
   MOESIM_CHECK(flow.rate > 0, "flow got a zero rate (a zero-capacity link on its path?)");
   const std::int64_t dt = Time::from_seconds_ceil(flow.remaining / flow.rate).ps();
-  finish_heap_.push_back(Finish{flow.last_ps + dt, f, flow.version});
-  std::push_heap(finish_heap_.begin(), finish_heap_.end(), later);
+  heap_set(f, flow.last_ps + dt);
+}
+
+void Network::heap_up(std::size_t i) {
+  const Finish e = finish_heap_[i];
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!earlier(e, finish_heap_[parent])) break;
+    finish_heap_[i] = finish_heap_[parent];
+    flows_[finish_heap_[i].flow].heap_pos = static_cast<std::uint32_t>(i);
+    i = parent;
+  }
+  finish_heap_[i] = e;
+  flows_[e.flow].heap_pos = static_cast<std::uint32_t>(i);
+}
+
+void Network::heap_down(std::size_t i) {
+  const std::size_t n = finish_heap_.size();
+  const Finish e = finish_heap_[i];
+  for (;;) {
+    std::size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && earlier(finish_heap_[child + 1], finish_heap_[child])) ++child;
+    if (!earlier(finish_heap_[child], e)) break;
+    finish_heap_[i] = finish_heap_[child];
+    flows_[finish_heap_[i].flow].heap_pos = static_cast<std::uint32_t>(i);
+    i = child;
+  }
+  finish_heap_[i] = e;
+  flows_[e.flow].heap_pos = static_cast<std::uint32_t>(i);
+}
+
+void Network::heap_set(std::uint32_t f, std::int64_t time_ps) {
+  std::uint32_t& pos = flows_[f].heap_pos;
+  if (pos == UINT32_MAX) {
+    finish_heap_.push_back(Finish{time_ps, f});
+    heap_up(finish_heap_.size() - 1);
+    return;
+  }
+  const bool up = time_ps < finish_heap_[pos].time_ps;
+  finish_heap_[pos].time_ps = time_ps;
+  if (up) heap_up(pos);
+  else heap_down(pos);
+}
+
+void Network::heap_remove(std::uint32_t f) {
+  const std::uint32_t pos = flows_[f].heap_pos;
+  MOESIM_CHECK(pos != UINT32_MAX, "flow {} is not in the finish heap", f);
+  flows_[f].heap_pos = UINT32_MAX;
+  const Finish last = finish_heap_.back();
+  finish_heap_.pop_back();
+  if (pos == finish_heap_.size()) return;
+  finish_heap_[pos] = last;
+  flows_[last.flow].heap_pos = pos;
+  heap_up(pos);
+  heap_down(flows_[last.flow].heap_pos);
 }
 
 void Network::arm_completion_event() {
-  // Drop stale entries from the top.
-  while (!finish_heap_.empty()) {
-    const Finish& top = finish_heap_.front();
-    if (flows_[top.flow].version == top.version) break;
-    std::pop_heap(finish_heap_.begin(), finish_heap_.end(), later);
-    finish_heap_.pop_back();
-  }
   if (finish_heap_.empty()) return;
   const std::int64_t t = finish_heap_.front().time_ps;
   if (t >= completion_event_ps_ && completion_event_.valid()) return;
@@ -134,17 +181,15 @@ void Network::on_completion_event() {
   const std::int64_t now = engine_.now().ps();
   done_.clear();
   while (!finish_heap_.empty() && finish_heap_.front().time_ps <= now) {
-    const Finish top = finish_heap_.front();
-    std::pop_heap(finish_heap_.begin(), finish_heap_.end(), later);
-    finish_heap_.pop_back();
-    if (flows_[top.flow].version != top.version) continue;
-    done_.push_back(top.flow);
+    const std::uint32_t f = finish_heap_.front().flow;
+    heap_remove(f);
+    done_.push_back(f);
   }
   for (std::uint32_t f : done_) {
     Flow& flow = flows_[f];
-    ++flow.version;
     for (auto c : system_.constraints_of(flow.var)) {
       stats_[c].bytes += flow.bytes;
+      stats_[c].wire_bytes += flow.wire_bytes;
       if (--active_on_link_[c] == 0) stats_[c].busy += Time::from_ps(now - busy_since_ps_[c]);
     }
     system_.remove_variable(flow.var);

@@ -4,10 +4,16 @@
 // components; all starts and ends at the same instant are batched into one solve).
 //
 // A flow's life (DESIGN.md "Network"): it is started at t0, waits `start_delay` (the
-// transport's per-message overhead), moves its bytes at the max-min rate it is given (never
-// above `rate_cap_Bps`, the protocol-efficiency cap), and is delivered `end_delay` after
-// its last byte left (the path latency). A lone flow of s bytes on a link of capacity C and
-// latency L with no overhead therefore takes exactly L + s / C (rounded up to 1 ps).
+// transport's per-message overhead), moves its bytes at the max-min rate it is given, and
+// is delivered `end_delay` after its last byte left (the path latency). A lone flow of s
+// bytes on a link of capacity C and latency L with no overhead takes exactly L + s / C
+// (rounded up to 1 ps).
+//
+// Protocol efficiency eta (0 < eta <= 1) is a property of the bytes on the wire, not of one
+// flow: a flow of s payload bytes occupies s / eta of link capacity (headers, flags, LL
+// words), so a lone flow takes s / (eta C) and any number of flows sharing a link deliver
+// eta C together. `rate_cap_Bps` is a separate per-flow limit on the wire rate (e.g. one
+// RDMA queue pair's ceiling); unbounded by default.
 //
 // Ownership: the Network holds a reference to the Engine (which must outlive it) and owns
 // its flow and link state. Not thread-safe; one Network per simulation.
@@ -25,7 +31,8 @@
 namespace moesim {
 
 struct LinkStats {
-  double bytes = 0;             // bytes carried (credited when each flow completes)
+  double bytes = 0;             // payload bytes carried (credited when each flow completes)
+  double wire_bytes = 0;        // bytes / efficiency: what occupied the link
   Time busy;                    // time with at least one flow in its bandwidth phase
   std::uint32_t peak_flows = 0; // most flows at once
 };
@@ -35,6 +42,7 @@ class Network {
   struct FlowSpec {
     std::span<const LinkId> path;   // copied; may be empty (a local copy: only delays and the cap)
     double bytes = 0;               // >= 0
+    double efficiency = 1.0;        // payload share of the wire bytes, in (0, 1]
     double rate_cap_Bps = MaxMinSystem::kUnbounded;
     Time start_delay;               // paid before the first byte moves
     Time end_delay;                 // paid after the last byte moves
@@ -59,27 +67,33 @@ class Network {
  private:
   struct Flow {
     MaxMinSystem::VarId var = 0;
-    double bytes = 0;
-    double remaining = 0;
+    double bytes = 0;               // payload
+    double wire_bytes = 0;          // payload / efficiency
+    double remaining = 0;           // wire bytes still to move
     double rate = 0;
     std::int64_t last_ps = 0;
-    std::uint32_t version = 0;
+    std::uint32_t heap_pos = UINT32_MAX;  // index in finish_heap_, or none
     Time end_delay;
     std::function<void()> on_complete;
   };
+  // Indexed min-heap of flows in their bandwidth phase by finish time (ties: flow slot),
+  // one entry per flow, updated in place when its rate changes: O(log F) per change.
   struct Finish {
     std::int64_t time_ps;
     std::uint32_t flow;
-    std::uint32_t version;
   };
-  static bool later(const Finish& a, const Finish& b) {
-    return a.time_ps > b.time_ps || (a.time_ps == b.time_ps && a.flow > b.flow);
+  static bool earlier(const Finish& a, const Finish& b) {
+    return a.time_ps < b.time_ps || (a.time_ps == b.time_ps && a.flow < b.flow);
   }
+  void heap_set(std::uint32_t f, std::int64_t time_ps);
+  void heap_remove(std::uint32_t f);
+  void heap_up(std::size_t i);
+  void heap_down(std::size_t i);
 
   void join(std::uint32_t flow_slot, std::vector<LinkId> path, double rate_cap);
   void request_solve();
   void solve();
-  void push_finish(std::uint32_t f);
+  void update_finish(std::uint32_t f);
   void arm_completion_event();
   void on_completion_event();
   void deliver(std::uint32_t f);

@@ -85,6 +85,22 @@ TEST(Network, ARateCapLimitsAFlowBelowItsFairShare) {
   EXPECT_EQ(r.done[0], 1_ms);
 }
 
+TEST(Network, EfficiencyInflatesWireBytesSoASharedLinkDeliversEtaOfItsCapacity) {
+  // Two 1 MB flows at efficiency 0.5 on 10 GB/s: 4 MB on the wire at 10 GB/s = 400 us, and
+  // the link's payload counter shows 2 MB while its wire counter shows 4 MB.
+  Sim r({link(10, Time::zero())});
+  for (int i = 0; i < 2; ++i) {
+    r.done.push_back(Time::max());
+    r.net->start_flow({.path = std::vector<LinkId>{L0}, .bytes = 1e6, .efficiency = 0.5,
+                       .on_complete = [&r, i] { r.done[i] = r.engine.now(); }});
+  }
+  r.engine.run();
+  EXPECT_EQ(r.done[0], 400_us);
+  EXPECT_EQ(r.done[1], 400_us);
+  EXPECT_DOUBLE_EQ(r.net->link_stats()[0].bytes, 2e6);
+  EXPECT_DOUBLE_EQ(r.net->link_stats()[0].wire_bytes, 4e6);
+}
+
 TEST(Network, StartDelayIsPaidBeforeBytesMove) {
   // Overhead 3 us, then 1 MB at 10 GB/s (100 us), then 2 us latency: 105 us. A second flow
   // started at 0 without delay has the link alone for 3 us: it moves 30 kB, then shares.

@@ -1,0 +1,285 @@
+#include "sim/collectives/collectives.h"
+
+#include <algorithm>
+#include <map>
+
+#include "sim/error.h"
+
+namespace moesim {
+
+std::string_view to_string(AllToAllAlgorithm a) {
+  return a == AllToAllAlgorithm::Direct ? "direct" : "hierarchical";
+}
+
+std::string_view to_string(CollectiveOp op) {
+  switch (op) {
+    case CollectiveOp::AllToAll: return "alltoall";
+    case CollectiveOp::AllReduce: return "allreduce";
+    case CollectiveOp::AllGather: return "allgather";
+  }
+  return "?";
+}
+
+namespace {
+
+// The group's layout: ranks grouped by node in group order.
+struct Layout {
+  std::vector<std::vector<int>> by_node;  // node slot -> group ranks on it, in group order
+  std::vector<int> node_slot;             // rank -> node slot
+  std::vector<int> local;                 // rank -> index within its node slot
+  bool grid = true;                       // every node slot holds the same number of ranks
+};
+
+Layout layout_of(const Topology& topo, std::span<const GpuId> ranks) {
+  Layout l;
+  std::map<int, int> slot_of_node;
+  l.node_slot.resize(ranks.size());
+  l.local.resize(ranks.size());
+  for (std::size_t r = 0; r < ranks.size(); ++r) {
+    const int node = topo.gpu(ranks[r]).node;
+    auto [it, inserted] = slot_of_node.emplace(node, static_cast<int>(l.by_node.size()));
+    if (inserted) l.by_node.emplace_back();
+    l.node_slot[r] = it->second;
+    l.local[r] = static_cast<int>(l.by_node[it->second].size());
+    l.by_node[it->second].push_back(static_cast<int>(r));
+  }
+  for (const auto& n : l.by_node) l.grid = l.grid && n.size() == l.by_node.front().size();
+  return l;
+}
+
+std::vector<int> schedule_from(const Layout& l, int rank) {
+  const int P = static_cast<int>(l.node_slot.size());
+  std::vector<int> order;
+  order.reserve(P);
+  if (!l.grid) {
+    for (int k = 0; k < P; ++k) order.push_back((rank + k) % P);
+    return order;
+  }
+  const int N = static_cast<int>(l.by_node.size());
+  const int G = static_cast<int>(l.by_node.front().size());
+  const int n = l.node_slot[rank], i = l.local[rank];
+  for (int d = 0; d < N; ++d)
+    for (int e = 0; e < G; ++e) order.push_back(l.by_node[(n + d) % N][(i + e) % G]);
+  return order;
+}
+
+
+}  // namespace
+
+std::vector<int> p2p_schedule(const Topology& topo, std::span<const GpuId> ranks, int rank) {
+  return schedule_from(layout_of(topo, ranks), rank);
+}
+
+CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, const ByteMatrixFn& bytes,
+                                   AllToAllAlgorithm algorithm, int max_peers_in_flight, std::span<const TaskId> start_after,
+                                   std::uint8_t category) {
+  const int P = static_cast<int>(ranks.size());
+  MOESIM_CHECK(start_after.empty() || static_cast<int>(start_after.size()) == P, "start_after needs one task per rank");
+  const Layout l = layout_of(topo, ranks);
+  CollectiveHandles h;
+  h.done.resize(P);
+
+  // One rank's sends in schedule order with bounded concurrency; returns the sends.
+  auto sends = [&](int r, const std::vector<std::pair<int, double>>& to, std::span<const TaskId> gate, TaskId done) {
+    std::vector<TaskId> ids;
+    ids.reserve(to.size());
+    for (std::size_t k = 0; k < to.size(); ++k) {
+      const TaskId t = g.add_transfer(ranks[r], ranks[to[k].first], to[k].second, category);
+      for (TaskId w : gate) g.depend(w, t);
+      if (max_peers_in_flight > 0 && k >= static_cast<std::size_t>(max_peers_in_flight)) g.depend(ids[k - max_peers_in_flight], t);
+      g.depend(t, done);
+      ids.push_back(t);
+    }
+    return ids;
+  };
+
+  if (algorithm == AllToAllAlgorithm::Direct || l.by_node.size() == 1) {
+    for (int r = 0; r < P; ++r) h.done[r] = g.add_marker(category);
+    for (int r = 0; r < P; ++r) {
+      std::vector<std::pair<int, double>> to;
+      for (int peer : schedule_from(l, r)) {
+        const double b = bytes(r, peer);
+        if (b > 0) to.emplace_back(peer, b);
+      }
+      const TaskId gate = start_after.empty() ? 0 : start_after[r];
+      sends(r, to, start_after.empty() ? std::span<const TaskId>{} : std::span<const TaskId>(&gate, 1), h.done[r]);
+    }
+    return h;
+  }
+
+  if (!l.grid)
+    throw InputError("the hierarchical all-to-all needs the same number of ranks on every node");
+  const int N = static_cast<int>(l.by_node.size());
+  const int G = static_cast<int>(l.by_node.front().size());
+  // Phase 1: (n,i) -> (n,j): everything bound for local index j on any node.
+  std::vector<TaskId> phase1_in(P);
+  for (int r = 0; r < P; ++r) phase1_in[r] = g.add_marker(category);
+  for (int r = 0; r < P; ++r) h.done[r] = g.add_marker(category);
+  for (int n = 0; n < N; ++n)
+    for (int i = 0; i < G; ++i) {
+      const int r = l.by_node[n][i];
+      std::vector<std::pair<int, double>> to;
+      for (int e = 0; e < G; ++e) {
+        const int j = (i + e) % G;
+        double b = 0;
+        for (int m = 0; m < N; ++m) b += bytes(r, l.by_node[m][j]);
+        if (b > 0) to.emplace_back(l.by_node[n][j], b);
+      }
+      const TaskId gate = start_after.empty() ? 0 : start_after[r];
+      std::vector<TaskId> ids;
+      for (std::size_t k = 0; k < to.size(); ++k) {
+        const TaskId t = g.add_transfer(ranks[r], ranks[to[k].first], to[k].second, category);
+        if (!start_after.empty()) g.depend(gate, t);
+        if (max_peers_in_flight > 0 && k >= static_cast<std::size_t>(max_peers_in_flight)) g.depend(ids[k - max_peers_in_flight], t);
+        g.depend(t, phase1_in[to[k].first]);  // the receiver's phase 2 waits for it
+        ids.push_back(t);
+      }
+      if (!start_after.empty()) g.depend(gate, phase1_in[r]);
+    }
+  // Phase 2: (n,j) -> (m,j) for m != n.
+  for (int n = 0; n < N; ++n)
+    for (int j = 0; j < G; ++j) {
+      const int r = l.by_node[n][j];
+      std::vector<std::pair<int, double>> to;
+      for (int d = 1; d < N; ++d) {
+        const int m = (n + d) % N;
+        double b = 0;
+        for (int i = 0; i < G; ++i) b += bytes(l.by_node[n][i], l.by_node[m][j]);
+        if (b > 0) to.emplace_back(l.by_node[m][j], b);
+      }
+      const TaskId gate = phase1_in[r];
+      g.depend(gate, h.done[r]);
+      sends(r, to, std::span<const TaskId>(&gate, 1), h.done[r]);
+    }
+  return h;
+}
+
+int default_ring_channels(const Topology& topo, std::span<const GpuId> ranks) {
+  const Layout l = layout_of(topo, ranks);
+  if (l.by_node.size() <= 1 || !l.grid) return 1;
+  const int G = static_cast<int>(l.by_node.front().size());
+  const int nics = std::max(1, topo.node(topo.gpu(ranks.front()).node).nic_count);
+  return std::clamp(nics, 1, G);
+}
+
+std::vector<std::vector<int>> ring_orders(const Topology& topo, std::span<const GpuId> ranks, int channels) {
+  const Layout l = layout_of(topo, ranks);
+  std::vector<std::vector<int>> rings;
+  const int P = static_cast<int>(ranks.size());
+  channels = std::max(1, channels);
+  for (int c = 0; c < channels; ++c) {
+    std::vector<int> ring;
+    ring.reserve(P);
+    if (l.by_node.size() > 1 && l.grid) {
+      const int G = static_cast<int>(l.by_node.front().size());
+      // Rotate inside each node so ring c enters a node at local (c*G/channels) and leaves
+      // from the GPU just before it: each ring crosses nodes through different GPUs/NICs.
+      const int off = static_cast<int>((static_cast<long>(c) * G) / channels);
+      for (const auto& node : l.by_node)
+        for (int e = 0; e < G; ++e) ring.push_back(node[(off + e) % G]);
+    } else {
+      for (int r = 0; r < P; ++r) ring.push_back(r);
+    }
+    rings.push_back(std::move(ring));
+  }
+  return rings;
+}
+
+namespace {
+
+// `steps` ring steps of `chunk` bytes per ring: at step s, ring position k sends to k+1
+// after its own step s-1 send and after receiving step s-1 from position k-1.
+CollectiveHandles ring_steps(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, int steps, double chunk,
+                             int channels, std::span<const TaskId> start_after, std::uint8_t category) {
+  const int P = static_cast<int>(ranks.size());
+  MOESIM_CHECK(start_after.empty() || static_cast<int>(start_after.size()) == P, "start_after needs one task per rank");
+  CollectiveHandles h;
+  h.done.resize(P);
+  for (int r = 0; r < P; ++r) {
+    h.done[r] = g.add_marker(category);
+    if (!start_after.empty()) g.depend(start_after[r], h.done[r]);
+  }
+  if (P == 1) return h;
+  for (const auto& ring : ring_orders(topo, ranks, channels)) {
+    std::vector<TaskId> prev(P), cur(P);
+    for (int s = 0; s < steps; ++s) {
+      for (int k = 0; k < P; ++k) {
+        const int from = ring[k], to = ring[(k + 1) % P];
+        cur[k] = g.add_transfer(ranks[from], ranks[to], chunk, category);
+        if (s == 0) {
+          if (!start_after.empty()) g.depend(start_after[from], cur[k]);
+        } else {
+          g.depend(prev[k], cur[k]);
+          g.depend(prev[(k + P - 1) % P], cur[k]);
+        }
+      }
+      std::swap(prev, cur);
+    }
+    for (int k = 0; k < P; ++k) {
+      g.depend(prev[k], h.done[ring[k]]);
+      g.depend(prev[(k + P - 1) % P], h.done[ring[k]]);
+    }
+  }
+  return h;
+}
+
+}  // namespace
+
+CollectiveHandles append_allreduce_ring(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, double bytes,
+                                        int channels, std::span<const TaskId> start_after, std::uint8_t category) {
+  const int P = static_cast<int>(ranks.size());
+  channels = std::max(1, channels);
+  return ring_steps(g, topo, ranks, 2 * (P - 1), bytes / P / channels, channels, start_after, category);
+}
+
+CollectiveHandles append_allgather_ring(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, double total_bytes,
+                                        int channels, std::span<const TaskId> start_after, std::uint8_t category) {
+  const int P = static_cast<int>(ranks.size());
+  channels = std::max(1, channels);
+  return ring_steps(g, topo, ranks, P - 1, total_bytes / P / channels, channels, start_after, category);
+}
+
+double busbw_factor(CollectiveOp op, int n) {
+  if (n <= 1) return 0;
+  const double f = static_cast<double>(n - 1) / n;
+  return op == CollectiveOp::AllReduce ? 2 * f : f;
+}
+
+CollectiveResult simulate_collective(const Topology& topo, const CostFactors& costs, CollectiveOp op, double bytes,
+                                     const CollectiveOptions& options) {
+  if (!(bytes > 0)) throw InputError(fmt::format("collective size must be > 0 bytes, got {}", bytes));
+  const int P = topo.gpu_count();
+  std::vector<GpuId> ranks(P);
+  for (int r = 0; r < P; ++r) ranks[r] = GpuId::from(r);
+  TaskGraph graph;
+  const int channels = options.ring_channels > 0 ? options.ring_channels : default_ring_channels(topo, ranks);
+  switch (op) {
+    case CollectiveOp::AllToAll: {
+      const double per_peer = bytes / P;
+      graph.reserve(static_cast<std::size_t>(P) * P + 2 * P, static_cast<std::size_t>(P) * P * 2);
+      append_alltoallv(graph, topo, ranks, [per_peer](int, int) { return per_peer; }, options.algorithm,
+                       costs.collective().alltoall_max_peers_in_flight);
+      break;
+    }
+    case CollectiveOp::AllReduce:
+      append_allreduce_ring(graph, topo, ranks, bytes, channels);
+      break;
+    case CollectiveOp::AllGather:
+      append_allgather_ring(graph, topo, ranks, bytes, channels);
+      break;
+  }
+  Engine engine;
+  Network network(engine, topo.links());
+  TransferService transfers(engine, network, topo, costs);
+  Executor exec(transfers);
+  const Time t = exec.run(graph);
+  CollectiveResult res;
+  res.bytes = bytes;
+  res.time = t;
+  res.flows = network.flows_completed();
+  res.algbw_GBps = t > Time::zero() ? bytes / t.seconds() / 1e9 : 0;
+  res.busbw_GBps = res.algbw_GBps * busbw_factor(op, P);
+  return res;
+}
+
+}  // namespace moesim

@@ -1,0 +1,118 @@
+#include "sim/collectives/task_graph.h"
+
+#include <algorithm>
+
+#include "sim/error.h"
+
+namespace moesim {
+
+TaskId TaskGraph::add_transfer(GpuId src, GpuId dst, double bytes, std::uint8_t category) {
+  MOESIM_CHECK(bytes >= 0, "transfer of {} bytes", bytes);
+  tasks_.push_back(Task{.kind = TaskKind::Transfer, .category = category, .src = src, .dst = dst, .bytes = bytes});
+  return static_cast<TaskId>(tasks_.size() - 1);
+}
+
+TaskId TaskGraph::add_compute(GpuId gpu, Time duration, std::uint8_t category, std::uint16_t stream) {
+  MOESIM_CHECK(duration >= Time::zero(), "negative compute duration");
+  tasks_.push_back(Task{.kind = TaskKind::Compute, .category = category, .stream = stream, .src = gpu, .duration = duration});
+  return static_cast<TaskId>(tasks_.size() - 1);
+}
+
+TaskId TaskGraph::add_marker(std::uint8_t category) {
+  tasks_.push_back(Task{.kind = TaskKind::Marker, .category = category});
+  return static_cast<TaskId>(tasks_.size() - 1);
+}
+
+void TaskGraph::depend(TaskId before, TaskId after) {
+  MOESIM_CHECK(before < tasks_.size() && after < tasks_.size() && before != after, "bad dependency {} -> {}", before, after);
+  edges_.emplace_back(before, after);
+}
+
+Time Executor::run(TaskGraph& graph) {
+  graph_ = &graph;
+  const std::size_t n = graph.tasks_.size();
+  // CSR successors.
+  pending_.assign(n, 0);
+  succ_begin_.assign(n + 1, 0);
+  for (auto [a, b] : graph.edges_) {
+    ++succ_begin_[a + 1];
+    ++pending_[b];
+  }
+  for (std::size_t i = 0; i < n; ++i) succ_begin_[i + 1] += succ_begin_[i];
+  succ_.assign(graph.edges_.size(), 0);
+  {
+    std::vector<std::uint32_t> fill(succ_begin_.begin(), succ_begin_.end() - 1);
+    for (auto [a, b] : graph.edges_) succ_[fill[a]++] = b;
+  }
+  // Compute streams: one per (gpu, stream) used.
+  stream_keys_.clear();
+  for (const Task& t : graph.tasks_)
+    if (t.kind == TaskKind::Compute) stream_keys_.push_back((std::uint64_t{t.src.value()} << 16) | t.stream);
+  std::sort(stream_keys_.begin(), stream_keys_.end());
+  stream_keys_.erase(std::unique(stream_keys_.begin(), stream_keys_.end()), stream_keys_.end());
+  streams_.assign(stream_keys_.size(), StreamState{});
+  done_ = 0;
+
+  Engine& engine = transfers_.engine();
+  const Time t0 = engine.now();
+  for (TaskId t = 0; t < n; ++t) {
+    graph.tasks_[t].start = Time::max();
+    graph.tasks_[t].finish = Time::max();
+  }
+  for (TaskId t = 0; t < n; ++t)
+    if (pending_[t] == 0) ready(t);
+  engine.run();
+  MOESIM_CHECK(done_ == n, "task graph did not complete: {} of {} tasks ran (a dependency cycle?)", done_, n);
+  Time end = t0;
+  for (const Task& t : graph.tasks_) end = std::max(end, t.finish);
+  return end;
+}
+
+void Executor::ready(TaskId id) {
+  Task& t = graph_->tasks_[id];
+  Engine& engine = transfers_.engine();
+  switch (t.kind) {
+    case TaskKind::Marker:
+      t.start = engine.now();
+      finished(id);
+      break;
+    case TaskKind::Transfer:
+      t.start = engine.now();
+      transfers_.send(t.src, t.dst, t.bytes, [this, id] { finished(id); });
+      break;
+    case TaskKind::Compute: {
+      const std::uint64_t key = (std::uint64_t{t.src.value()} << 16) | t.stream;
+      const auto idx = static_cast<std::size_t>(std::lower_bound(stream_keys_.begin(), stream_keys_.end(), key) - stream_keys_.begin());
+      streams_[idx].queue.push_back(id);
+      pump_stream(idx);
+      break;
+    }
+  }
+}
+
+void Executor::pump_stream(std::uint64_t idx) {
+  StreamState& s = streams_[idx];
+  if (s.busy || s.head == s.queue.size()) return;
+  const TaskId id = s.queue[s.head++];
+  s.busy = true;
+  Engine& engine = transfers_.engine();
+  Task& t = graph_->tasks_[id];
+  t.start = engine.now();
+  engine.schedule_after(t.duration, [this, id, idx] {
+    streams_[idx].busy = false;
+    finished(id);
+    pump_stream(idx);
+  });
+}
+
+void Executor::finished(TaskId id) {
+  Task& t = graph_->tasks_[id];
+  t.finish = transfers_.engine().now();
+  ++done_;
+  for (std::uint32_t e = succ_begin_[id]; e < succ_begin_[id + 1]; ++e) {
+    const TaskId s = succ_[e];
+    if (--pending_[s] == 0) ready(s);
+  }
+}
+
+}  // namespace moesim

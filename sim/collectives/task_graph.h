@@ -1,0 +1,88 @@
+#pragma once
+// A DAG of tasks (transfers between GPUs, compute on a GPU, markers) and its executor.
+// Collectives and the training step build graphs; the executor replays them on the
+// engine + network and records each task's start and finish.
+//
+// Semantics: a task starts when all its predecessors have finished. Transfers go through
+// TransferService (overhead, max-min sharing, latency). Compute tasks of one GPU stream run
+// one at a time, in the order they become ready (ties: lower task id first). Markers take
+// no time (joins / barriers).
+//
+// Memory: ~64 bytes per task + 8 per edge. Edges are kept as a list and turned into CSR at
+// run(), so building a million-task graph needs no per-task allocation.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/collectives/transfer.h"
+#include "sim/time.h"
+
+namespace moesim {
+
+using TaskId = std::uint32_t;
+
+enum class TaskKind : std::uint8_t { Transfer, Compute, Marker };
+
+struct Task {
+  TaskKind kind = TaskKind::Marker;
+  std::uint8_t category = 0;   // caller-defined label (breakdowns, traces)
+  std::uint16_t stream = 0;    // compute stream on the GPU
+  GpuId src;                   // transfer source; compute GPU
+  GpuId dst;                   // transfer destination
+  double bytes = 0;
+  Time duration;               // compute time
+  Time start = Time::max();
+  Time finish = Time::max();
+};
+
+class TaskGraph {
+ public:
+  TaskId add_transfer(GpuId src, GpuId dst, double bytes, std::uint8_t category = 0);
+  TaskId add_compute(GpuId gpu, Time duration, std::uint8_t category = 0, std::uint16_t stream = 0);
+  TaskId add_marker(std::uint8_t category = 0);
+  /// `after` starts only when `before` has finished.
+  void depend(TaskId before, TaskId after);
+
+  std::size_t size() const { return tasks_.size(); }
+  std::size_t edge_count() const { return edges_.size(); }
+  const Task& task(TaskId t) const { return tasks_[t]; }
+  const std::vector<Task>& tasks() const { return tasks_; }
+  void reserve(std::size_t tasks, std::size_t edges) {
+    tasks_.reserve(tasks);
+    edges_.reserve(edges);
+  }
+
+ private:
+  friend class Executor;
+  std::vector<Task> tasks_;
+  std::vector<std::pair<TaskId, TaskId>> edges_;
+};
+
+class Executor {
+ public:
+  explicit Executor(TransferService& transfers) : transfers_(transfers) {}
+  /// Runs the whole graph to completion (engine.run()); returns the time the last task ended.
+  /// Throws InvariantError if the graph has a cycle (some task never ran).
+  Time run(TaskGraph& graph);
+
+ private:
+  void ready(TaskId t);
+  void finished(TaskId t);
+  void pump_stream(std::uint64_t key);
+
+  TransferService& transfers_;
+  TaskGraph* graph_ = nullptr;
+  std::vector<std::uint32_t> pending_;
+  std::vector<std::uint32_t> succ_begin_;
+  std::vector<TaskId> succ_;
+  struct StreamState {
+    bool busy = false;
+    std::vector<TaskId> queue;  // ready compute tasks, FIFO
+    std::size_t head = 0;
+  };
+  std::vector<StreamState> streams_;
+  std::vector<std::uint64_t> stream_keys_;
+  std::size_t done_ = 0;
+};
+
+}  // namespace moesim

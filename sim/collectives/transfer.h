@@ -1,0 +1,51 @@
+#pragma once
+// GPU-to-GPU messages on a Topology: path, transport class, protocol choice, overhead,
+// efficiency cap and path latency, handed to the flow-level Network.
+//
+// time(message of s bytes, alone) = overhead_p + s / (eta_p * C_path) + latency(path)
+// where p is the protocol with the smallest isolated time (sim/cost_factors.h) and C_path
+// the narrowest link's capacity. The message occupies s / eta_p bytes of every link on its
+// path (sim/network.h), so under contention a link delivers eta_p of its capacity in total.
+// A message to oneself is a local copy and takes no time in this model.
+#include <functional>
+#include <vector>
+
+#include "sim/cost_factors.h"
+#include "sim/network.h"
+#include "topologies/topology.h"
+
+namespace moesim {
+
+class TransferService {
+ public:
+  /// All references must outlive the service.
+  TransferService(Engine& engine, Network& network, const Topology& topology, const CostFactors& costs);
+  TransferService(Engine&, Network&, const Topology&, CostFactors&&) = delete;  // would dangle
+  TransferService(Engine&, Network&, Topology&&, const CostFactors&) = delete;
+
+  void send(GpuId src, GpuId dst, double bytes, std::function<void()> on_delivered);
+
+  /// The isolated (uncontended) time of one message; what `send` takes on an idle network.
+  Time isolated_time(GpuId src, GpuId dst, double bytes) const;
+
+  const Topology& topology() const { return topology_; }
+  const CostFactors& costs() const { return costs_; }
+  Engine& engine() { return engine_; }
+  Network& network() { return network_; }
+
+ private:
+  struct Route {
+    double capacity_Bps;
+    Time latency;
+    Transport transport;
+  };
+  Route route(GpuId src, GpuId dst, std::vector<LinkId>& path) const;
+
+  Engine& engine_;
+  Network& network_;
+  const Topology& topology_;
+  const CostFactors& costs_;
+  mutable std::vector<LinkId> path_;
+};
+
+}  // namespace moesim
