@@ -67,6 +67,11 @@ void overlay(CostFactors& cf, std::string_view text, const std::string& label) {
       cf.transport(*t) = std::move(cost);
     }
   }
+  if (auto nj = root.object_if("network")) {
+    cf.network().completion_window =
+        Time::from_seconds_ceil(nj->number_or("completion_window_ns", cf.network().completion_window.ps() * 1e-3, {.min = 0, .max = 1e9}) * 1e-9);
+    nj->finish();
+  }
   if (auto cj = root.object_if("collective")) {
     cf.collective().alltoall_max_peers_in_flight = static_cast<int>(
         cj->integer_or("alltoall_max_peers_in_flight", cf.collective().alltoall_max_peers_in_flight, {.min = 0, .max = 1 << 20}));

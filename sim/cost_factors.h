@@ -32,6 +32,10 @@ struct TransportCost {
   const ProtocolCost& choose(double bytes, double capacity_Bps) const;
 };
 
+struct NetworkCost {
+  Time completion_window;  // sim/network.h: 0 = exact
+};
+
 struct CollectiveCost {
   int alltoall_max_peers_in_flight = 0;  // 0 = unbounded (every peer at once)
 };
@@ -49,6 +53,8 @@ class CostFactors {
 
   const TransportCost& transport(Transport t) const { return transports_[static_cast<std::size_t>(t)]; }
   TransportCost& transport(Transport t) { return transports_[static_cast<std::size_t>(t)]; }
+  const NetworkCost& network() const { return network_; }
+  NetworkCost& network() { return network_; }
   const CollectiveCost& collective() const { return collective_; }
   CollectiveCost& collective() { return collective_; }
   /// Where these values came from (file name or "embedded defaults" / "ideal").
@@ -57,6 +63,7 @@ class CostFactors {
  private:
   std::array<TransportCost, kAllTransports.size()> transports_;
   CollectiveCost collective_;
+  NetworkCost network_;
   std::string origin_;
 };
 

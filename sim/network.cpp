@@ -7,8 +7,8 @@
 
 namespace moesim {
 
-Network::Network(Engine& engine, std::span<const LinkSpec> links)
-    : engine_(engine), links_(links.begin(), links.end()), stats_(links.size()),
+Network::Network(Engine& engine, std::span<const LinkSpec> links, Options options)
+    : engine_(engine), options_(options), links_(links.begin(), links.end()), stats_(links.size()),
       active_on_link_(links.size(), 0), busy_since_ps_(links.size(), 0) {
   for (std::size_t i = 0; i < links_.size(); ++i) {
     MOESIM_CHECK(links_[i].capacity_Bps > 0 && std::isfinite(links_[i].capacity_Bps),
@@ -168,7 +168,7 @@ void Network::heap_remove(std::uint32_t f) {
 
 void Network::arm_completion_event() {
   if (finish_heap_.empty()) return;
-  const std::int64_t t = finish_heap_.front().time_ps;
+  const std::int64_t t = finish_heap_.front().time_ps + options_.completion_window.ps();
   if (t >= completion_event_ps_ && completion_event_.valid()) return;
   if (completion_event_.valid()) engine_.cancel(completion_event_);
   completion_event_ps_ = t;

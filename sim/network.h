@@ -15,6 +15,11 @@
 // eta C together. `rate_cap_Bps` is a separate per-flow limit on the wire rate (e.g. one
 // RDMA queue pair's ceiling); unbounded by default.
 //
+// Completion window (an accuracy/speed knob, like SimGrid's surf/precision): with window
+// w > 0, the flows whose last byte leaves within w after the earliest one are completed
+// together at the later time, so the solver runs once for them. A flow is never early and
+// at most w late. w = 0 (the default) is exact.
+//
 // Ownership: the Network holds a reference to the Engine (which must outlive it) and owns
 // its flow and link state. Not thread-safe; one Network per simulation.
 #include <cstdint>
@@ -49,7 +54,11 @@ class Network {
     std::function<void()> on_complete;
   };
 
-  Network(Engine& engine, std::span<const LinkSpec> links);
+  struct Options {
+    Time completion_window;  // see above; 0 = exact
+  };
+
+  Network(Engine& engine, std::span<const LinkSpec> links, Options options = {});
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
@@ -99,6 +108,7 @@ class Network {
   void deliver(std::uint32_t f);
 
   Engine& engine_;
+  Options options_;
   std::vector<LinkSpec> links_;
   std::vector<LinkStats> stats_;
   std::vector<std::uint32_t> active_on_link_;

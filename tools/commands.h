@@ -4,11 +4,17 @@
 // signals failure by throwing a moesim::Error subclass (ConfigError for files, InputError
 // for command-line values); main() prints "moesim: error: <what()>" and exits 1.
 // Nothing below tools/ calls exit().
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
 namespace moesim::cli {
 
 void add_collective_command(CLI::App& app);
 void add_topo_command(CLI::App& app);
+
+/// What `moesim` with no arguments runs (the README's main command).
+std::vector<std::string> default_arguments();
 
 }  // namespace moesim::cli

@@ -31,6 +31,7 @@ struct TopologyBuilder::State {
   std::vector<VertexId> from, to;
   std::vector<GpuInfo> gpus;
   std::vector<NodeSpec> nodes;
+  std::vector<char> declared_gpu;  // per vertex: add_gpu() called
   std::map<std::string, VertexId, std::less<>> names;
   Transport fabric = Transport::InfiniBand;
 };
@@ -62,6 +63,7 @@ VertexId TopologyBuilder::add_vertex(VertexKind kind, std::string name, int node
   const VertexId id = VertexId::from(s_->vertices.size());
   if (!s_->names.emplace(name, id).second) throw InputError(fmt::format("duplicate vertex name \"{}\"", name));
   s_->vertices.push_back(VertexInfo{.kind = kind, .name = std::move(name), .node = node});
+  s_->declared_gpu.push_back(0);
   return id;
 }
 
@@ -96,8 +98,7 @@ GpuId TopologyBuilder::add_gpu(VertexId vertex, int node, int local_index, std::
   if (v.kind != VertexKind::Gpu) throw InputError(fmt::format("vertex \"{}\" is a {}, not a GPU", v.name, to_string(v.kind)));
   if (v.node != node)
     throw InputError(fmt::format("GPU \"{}\" belongs to node {}, not node {}", v.name, v.node, node));
-  for (const auto& g : s_->gpus)
-    if (g.vertex == vertex) throw InputError(fmt::format("GPU \"{}\" added twice", v.name));
+  if (s_->declared_gpu[vertex.index()]) throw InputError(fmt::format("GPU \"{}\" added twice", v.name));
   // Node-major order with consecutive local indices keeps GpuIds = node-major numbering.
   if (!s_->gpus.empty()) {
     const auto& last = s_->gpus.back();
@@ -115,6 +116,7 @@ GpuId TopologyBuilder::add_gpu(VertexId vertex, int node, int local_index, std::
       throw InputError(fmt::format("GPU \"{}\": \"{}\" is not a NIC of node {}", v.name, n.name, node));
   }
   const GpuId id = GpuId::from(s_->gpus.size());
+  s_->declared_gpu[vertex.index()] = 1;
   s_->gpus.push_back(GpuInfo{.vertex = vertex, .node = node, .local_index = local_index, .kind = std::move(gpu_kind), .nic = nic});
   return id;
 }
@@ -316,8 +318,7 @@ Topology TopologyBuilder::seal() && {
 
   if (t.gpus.empty()) throw InputError(fmt::format("topology \"{}\" has no GPUs", t.name));
   for (std::size_t v = 0; v < V; ++v)
-    if (t.vertices[v].kind == VertexKind::Gpu &&
-        std::none_of(t.gpus.begin(), t.gpus.end(), [&](const GpuInfo& g) { return g.vertex.index() == v; }))
+    if (t.vertices[v].kind == VertexKind::Gpu && !st->declared_gpu[v])
       throw InputError(fmt::format("vertex \"{}\" is a GPU vertex but was never declared with add_gpu()", t.vertices[v].name));
 
   // Links: same node, NIC <-> network switch, or switch <-> switch.
@@ -517,7 +518,7 @@ Topology TopologyBuilder::seal() && {
     ++problem_count;
     involved.insert(vname(t.gpus[a].vertex));
     if (b != detail::kNone) involved.insert(vname(t.gpus[b].vertex));
-    if (problems.size() < 4) problems.push_back(why);
+    if (problems.size() < 3) problems.push_back(why);
   };
   for (std::size_t n = 0; n < NN; ++n) {
     const auto& tp = t.templates[t.node_routes[n].template_id];
@@ -526,7 +527,7 @@ Topology TopologyBuilder::seal() && {
       for (std::size_t j = 0; j < G; ++j)
         if (!tp.gpu_gpu[i * G + j].valid)
           report(node_gpus[n][i], node_gpus[n][j],
-                 fmt::format("{} cannot reach {} inside node {} (kind \"{}\"): no NVLink, PCIe or host path",
+                 fmt::format("{} -> {}: no NVLink, PCIe or host path inside node {} (kind \"{}\")",
                              vname(t.gpus[node_gpus[n][i]].vertex), vname(t.gpus[node_gpus[n][j]].vertex), n, st->nodes[n].kind));
   }
   std::set<std::uint32_t> used_switches;
@@ -562,7 +563,7 @@ Topology TopologyBuilder::seal() && {
               involved.insert(vname(t.gpus[g].vertex));
           }
           ++problem_count;
-          if (problems.size() < 4)
+          if (problems.size() < 3)
             problems.push_back(fmt::format("network switch {} cannot reach {}", vname(t.switches[a]), vname(t.switches[b])));
         }
   }

@@ -269,7 +269,7 @@ CollectiveResult simulate_collective(const Topology& topo, const CostFactors& co
       break;
   }
   Engine engine;
-  Network network(engine, topo.links());
+  Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
   TransferService transfers(engine, network, topo, costs);
   Executor exec(transfers);
   const Time t = exec.run(graph);

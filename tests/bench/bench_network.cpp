@@ -22,7 +22,7 @@ using namespace moesim;
 
 namespace {
 
-void run_alltoallv(benchmark::State& state, bool zipf, bool ideal) {
+void run_alltoallv(benchmark::State& state, bool zipf, bool ideal, Time window = Time::zero()) {
   const int nodes = static_cast<int>(state.range(0));
   const Topology topo = build_simple_cluster({.nodes = nodes});
   const int P = topo.gpu_count();
@@ -36,7 +36,8 @@ void run_alltoallv(benchmark::State& state, bool zipf, bool ideal) {
       if (i != j) row_sum[i] += w[j];
   std::vector<GpuId> ranks(P);
   for (int r = 0; r < P; ++r) ranks[r] = GpuId::from(r);
-  const CostFactors costs = ideal ? CostFactors::ideal() : CostFactors::defaults();
+  CostFactors costs = ideal ? CostFactors::ideal() : CostFactors::defaults();
+  costs.network().completion_window = window;
   double sim_time_s = 0, flows = 0, solves = 0;
   for (auto _ : state) {
     TaskGraph graph;
@@ -44,7 +45,7 @@ void run_alltoallv(benchmark::State& state, bool zipf, bool ideal) {
     append_alltoallv(graph, topo, ranks, [&](int i, int j) { return i == j ? 0.0 : S * w[j] / row_sum[i]; },
                      AllToAllAlgorithm::Direct, costs.collective().alltoall_max_peers_in_flight);
     Engine engine;
-    Network network(engine, topo.links());
+    Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
     TransferService transfers(engine, network, topo, costs);
     sim_time_s = Executor(transfers).run(graph).seconds();
     flows = static_cast<double>(network.flows_completed());
@@ -61,6 +62,9 @@ void run_alltoallv(benchmark::State& state, bool zipf, bool ideal) {
 
 void BM_UniformAllToAll_Ideal(benchmark::State& s) { run_alltoallv(s, false, true); }
 void BM_ZipfAllToAllV_Ideal(benchmark::State& s) { run_alltoallv(s, true, true); }
+// The same with a 1 ns completion window (flows ending within 1 ns complete together).
+void BM_ZipfAllToAllV_Ideal_Window1ns(benchmark::State& s) { run_alltoallv(s, true, true, Time::from_ps(1000)); }
+void BM_ZipfAllToAllV_Nccl_Window1ns(benchmark::State& s) { run_alltoallv(s, true, false, Time::from_ps(1000)); }
 void BM_UniformAllToAll_Nccl(benchmark::State& s) { run_alltoallv(s, false, false); }
 void BM_ZipfAllToAllV_Nccl(benchmark::State& s) { run_alltoallv(s, true, false); }
 
@@ -68,6 +72,8 @@ void BM_ZipfAllToAllV_Nccl(benchmark::State& s) { run_alltoallv(s, true, false);
 
 BENCHMARK(BM_UniformAllToAll_Ideal)->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_ZipfAllToAllV_Ideal)->Arg(8)->Arg(32)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_ZipfAllToAllV_Ideal_Window1ns)->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_ZipfAllToAllV_Nccl_Window1ns)->Arg(32)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_UniformAllToAll_Nccl)->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_ZipfAllToAllV_Nccl)->Arg(32)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK_MAIN();

@@ -148,6 +148,28 @@ TEST(Network, FlowsStartedFromCompletionCallbacksAreSimulated) {
   EXPECT_EQ(r.engine.now(), 303_us);
 }
 
+TEST(Network, ACompletionWindowBatchesNearlySimultaneousEndsNeverEarly) {
+  // Flows of 1.000 MB and 1.001 MB on separate 10 GB/s links end 100 ns apart. With a 1 us
+  // window the completion event fires 1 us after the first end and completes both at 101 us
+  // (late by 1 us and 0.9 us, none early); without a window the ends are exact.
+  for (const Time window : {Time::zero(), 1_us}) {
+    Engine engine;
+    std::vector<LinkSpec> links = {link(10, Time::zero()), link(10, Time::zero())};
+    Network net(engine, links, {.completion_window = window});
+    std::vector<Time> done(2);
+    net.start_flow({.path = std::vector<LinkId>{L0}, .bytes = 1e6, .on_complete = [&] { done[0] = engine.now(); }});
+    net.start_flow({.path = std::vector<LinkId>{L1}, .bytes = 1.001e6, .on_complete = [&] { done[1] = engine.now(); }});
+    engine.run();
+    if (window == Time::zero()) {
+      EXPECT_EQ(done[0], 100_us);
+      EXPECT_EQ(done[1], 100100_ns);
+    } else {
+      EXPECT_EQ(done[0], 101_us);  // first end (100 us) + window
+      EXPECT_EQ(done[1], 101_us);
+    }
+  }
+}
+
 TEST(Network, ZeroCapacityLinksAreRejected) {
   Engine e;
   std::vector<LinkSpec> l = {link(0, Time::zero())};

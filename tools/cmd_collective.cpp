@@ -1,0 +1,89 @@
+// moesim collective: simulate one collective on every GPU of a cluster, as nccl-tests runs it.
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sim/collectives/collectives.h"
+#include "sim/error.h"
+#include "tools/cli_util.h"
+#include "tools/commands.h"
+#include "tools/common_options.h"
+
+namespace moesim::cli {
+
+namespace {
+
+struct CollectiveArgs {
+  ClusterArgs cluster;
+  CostArgs costs;
+  std::string op = "alltoall";
+  std::string bytes = "1M:1G";
+  std::string algorithm = "direct";
+  int channels = 0;
+  bool json = false;
+};
+
+void run_collective(const CollectiveArgs& a) {
+  const Topology topo = a.cluster.load();
+  const CostFactors costs = a.costs.load();
+  CollectiveOp op = CollectiveOp::AllToAll;
+  if (a.op == "allreduce") op = CollectiveOp::AllReduce;
+  else if (a.op == "allgather") op = CollectiveOp::AllGather;
+  CollectiveOptions opt;
+  opt.algorithm = a.algorithm == "hierarchical" ? AllToAllAlgorithm::Hierarchical : AllToAllAlgorithm::Direct;
+  opt.ring_channels = a.channels;
+  const auto sizes = parse_size_list(a.bytes);
+
+  nlohmann::json out = nlohmann::json::array();
+  if (!a.json) {
+    fmt::print("# moesim collective: {} on {} ({} GPUs, {} nodes), algorithm {}, cost factors: {}\n", to_string(op), topo.name(),
+               topo.gpu_count(), topo.node_count(), op == CollectiveOp::AllToAll ? to_string(opt.algorithm) : "ring",
+               costs.origin());
+    fmt::print("#{:>14} {:>14} {:>10} {:>10} {:>10}\n", "size", "count", "time", "algbw", "busbw");
+    fmt::print("#{:>14} {:>14} {:>10} {:>10} {:>10}\n", "(B)", "(elements)", "(us)", "(GB/s)", "(GB/s)");
+  }
+  for (double b : sizes) {
+    const auto r = simulate_collective(topo, costs, op, b, opt);
+    if (a.json) {
+      out.push_back({{"op", std::string(to_string(op))},
+                     {"bytes", r.bytes},
+                     {"time_us", r.time.us()},
+                     {"algbw_GBps", r.algbw_GBps},
+                     {"busbw_GBps", r.busbw_GBps},
+                     {"ranks", topo.gpu_count()},
+                     {"flows", r.flows}});
+    } else {
+      fmt::print(" {:>14.0f} {:>14.0f} {:>10.2f} {:>10.2f} {:>10.2f}\n", r.bytes, r.bytes / 4, r.time.us(), r.algbw_GBps,
+                 r.busbw_GBps);
+    }
+  }
+  if (a.json) fmt::print("{}\n", out.dump(2));
+}
+
+}  // namespace
+
+void add_collective_command(CLI::App& app) {
+  auto args = std::make_shared<CollectiveArgs>();
+  auto* cmd = app.add_subcommand("collective", "Simulate a collective on every GPU of a cluster, reported as nccl-tests does");
+  args->cluster.add_to(*cmd);
+  args->costs.add_to(*cmd);
+  cmd->add_option("--op", args->op, "Collective: alltoall, allreduce or allgather")
+      ->check(CLI::IsMember({"alltoall", "allreduce", "allgather"}))
+      ->capture_default_str();
+  cmd->add_option("--bytes", args->bytes,
+                  "Sizes as nccl-tests takes them (per-rank buffer; all-gather: output): 32M, 1G, lists 1M,8M, ranges 8:8G "
+                  "(doubling) or 1K:1G:4")
+      ->capture_default_str();
+  cmd->add_option("--algorithm", args->algorithm, "All-to-all algorithm: direct (NCCL) or hierarchical (2-level, Tutel 2DH)")
+      ->check(CLI::IsMember({"direct", "hierarchical"}))
+      ->capture_default_str();
+  cmd->add_option("--channels", args->channels, "Rings for all-reduce/all-gather (0 = NICs per node across nodes, 1 inside one)")
+      ->check(CLI::Range(0, 64));
+  cmd->add_flag("--json", args->json, "Print a JSON array of {op, bytes, time_us, algbw_GBps, busbw_GBps, ranks, flows}");
+  cmd->callback([args] { run_collective(*args); });
+}
+
+}  // namespace moesim::cli

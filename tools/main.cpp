@@ -1,0 +1,44 @@
+// moesim: the command-line interface (composition root). The only place that turns errors
+// into exit codes: 0 ok, 1 a moesim error (bad input, failed check), 2 a usage error,
+// 3 an unexpected internal error.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "sim/error.h"
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"moesim: predicts how fast a Mixture-of-Experts model trains on a GPU cluster, and how much each "
+               "token-routing strategy helps.\nRun with no arguments for the default comparison.",
+               "moesim"};
+  app.set_version_flag("--version", "moesim 0.1.0");
+  moesim::cli::add_collective_command(app);
+  moesim::cli::add_topo_command(app);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    // The embedded default run (README's first command).
+    args = moesim::cli::default_arguments();
+    fmt::print(stderr, "moesim: no arguments: running the default `moesim {}`\n", fmt::join(args, " "));
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes the vector reversed
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const moesim::Error& e) {
+    fmt::print(stderr, "moesim: error: {}\n", e.what());
+    return dynamic_cast<const moesim::InvariantError*>(&e) ? 3 : 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "moesim: internal error: {}\n", e.what());
+    return 3;
+  }
+  if (app.get_subcommands().empty()) {
+    fmt::print(stderr, "{}", app.help());
+    return 2;
+  }
+  return 0;
+}
