@@ -75,6 +75,7 @@ void overlay(CostFactors& cf, std::string_view text, const std::string& label) {
   if (auto cj = root.object_if("collective")) {
     cf.collective().alltoall_max_peers_in_flight = static_cast<int>(
         cj->integer_or("alltoall_max_peers_in_flight", cf.collective().alltoall_max_peers_in_flight, {.min = 0, .max = 1 << 20}));
+    cf.collective().pxn = cj->boolean_or("pxn", cf.collective().pxn);
     cj->finish();
   }
   // Sections owned by other layers (compute, calibration provenance) may live in the same

@@ -38,6 +38,9 @@ struct NetworkCost {
 
 struct CollectiveCost {
   int alltoall_max_peers_in_flight = 0;  // 0 = unbounded (every peer at once)
+  /// NCCL's PXN: a message to another node on a different rail first crosses NVLink to the
+  /// local GPU on the destination's rail, then goes rail-aligned (sim/collectives/transfer.h).
+  bool pxn = true;
 };
 
 class CostFactors {

@@ -8,10 +8,39 @@
 namespace moesim {
 
 TransferService::TransferService(Engine& engine, Network& network, const Topology& topology, const CostFactors& costs)
-    : engine_(engine), network_(network), topology_(topology), costs_(costs) {}
+    : engine_(engine), network_(network), topology_(topology), costs_(costs) {
+  if (!costs_.collective().pxn || topology_.node_count() < 2) return;
+  for (int g = 0; g < topology_.gpu_count(); ++g) max_rails_ = std::max(max_rails_, topology_.rail(GpuId::from(g)) + 1);
+  by_node_rail_.resize(static_cast<std::size_t>(topology_.node_count()) * max_rails_);
+  for (int g = 0; g < topology_.gpu_count(); ++g) {
+    const int r = topology_.rail(GpuId::from(g));
+    if (r >= 0) by_node_rail_[static_cast<std::size_t>(topology_.gpu(GpuId::from(g)).node) * max_rails_ + r].push_back(GpuId::from(g));
+  }
+}
+
+GpuId TransferService::pxn_proxy(GpuId src, GpuId dst) const {
+  if (by_node_rail_.empty()) return src;
+  const GpuInfo& s = topology_.gpu(src);
+  const GpuInfo& d = topology_.gpu(dst);
+  const int rs = topology_.rail(src), rd = topology_.rail(dst);
+  if (s.node == d.node || rs < 0 || rd < 0 || rs == rd) return src;
+  const auto& candidates = by_node_rail_[static_cast<std::size_t>(s.node) * max_rails_ + rd];
+  if (candidates.empty()) return src;
+  GpuId proxy = candidates.front();
+  for (GpuId c : candidates)
+    if (topology_.gpu(c).local_index == d.local_index) proxy = c;
+  return topology_.transport(src, proxy) == Transport::NVLink ? proxy : src;
+}
 
 TransferService::Route TransferService::route(GpuId src, GpuId dst, std::vector<LinkId>& path) const {
-  topology_.path(src, dst, path);
+  const GpuId proxy = pxn_proxy(src, dst);
+  if (proxy == src) {
+    topology_.path(src, dst, path);
+  } else {
+    topology_.path(src, proxy, path);
+    topology_.path(proxy, dst, tail_);
+    path.insert(path.end(), tail_.begin(), tail_.end());
+  }
   Route r{std::numeric_limits<double>::infinity(), Time::zero(), topology_.transport(src, dst)};
   for (LinkId l : path) {
     const LinkSpec& spec = topology_.link(l);

@@ -7,6 +7,12 @@
 // the narrowest link's capacity. The message occupies s / eta_p bytes of every link on its
 // path (sim/network.h), so under contention a link delivers eta_p of its capacity in total.
 // A message to oneself is a local copy and takes no time in this model.
+//
+// PXN (cost factors `collective.pxn`, NCCL >= 2.12 default): a message to a GPU on another
+// node whose NIC is on a different rail than the sender's first crosses NVLink to the
+// sender node's GPU on the destination's rail (the one with the destination's local index
+// if it is on that rail, else the lowest such index), then goes rail-aligned from there.
+// Only when that first hop is NVLink; otherwise the plain path is used.
 #include <functional>
 #include <vector>
 
@@ -40,12 +46,18 @@ class TransferService {
     Transport transport;
   };
   Route route(GpuId src, GpuId dst, std::vector<LinkId>& path) const;
+  /// The PXN proxy for src -> dst, or src itself when PXN does not apply.
+  GpuId pxn_proxy(GpuId src, GpuId dst) const;
 
   Engine& engine_;
   Network& network_;
   const Topology& topology_;
   const CostFactors& costs_;
   mutable std::vector<LinkId> path_;
+  mutable std::vector<LinkId> tail_;
+  // GPUs of each (node, rail), for PXN: index node * max_rails_ + rail.
+  int max_rails_ = 0;
+  std::vector<std::vector<GpuId>> by_node_rail_;
 };
 
 }  // namespace moesim
