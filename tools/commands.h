@@ -13,6 +13,10 @@ namespace moesim::cli {
 
 void add_collective_command(CLI::App& app);
 void add_topo_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
+void add_strategies_command(CLI::App& app);
+void add_replay_command(CLI::App& app);
 
 /// What `moesim` with no arguments runs (the README's main command).
 std::vector<std::string> default_arguments();

@@ -4,10 +4,10 @@
 namespace moesim::cli {
 
 std::vector<std::string> default_arguments() {
-  // Until routing strategies are wired into the training step (issue 4), the default
-  // compares the two all-to-all algorithms (NCCL direct vs 2-level hierarchical) on the
-  // default cluster: 16 x p4d.24xlarge (128 A100, 4 x 100 Gbps EFA per node).
-  return {"collective", "--op", "alltoall", "--cluster", "p4d.24xlarge", "--nodes", "16", "--bytes", "1M:256M:4"};
+  // The main job: every routing strategy on switch-base-128 (Switch Transformer base, 128
+  // experts) over 16 x p4d.24xlarge (128 A100, 4 x 100 Gbps EFA per node), speedups over
+  // the flat Switch all-to-all.
+  return {"compare", "--cluster", "p4d.24xlarge", "--nodes", "16", "--model", "switch-base-128", "--baseline", "switch"};
 }
 
 }  // namespace moesim::cli

@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "moesim 0.1.0");
   moesim::cli::add_collective_command(app);
   moesim::cli::add_topo_command(app);
+  moesim::cli::add_run_command(app);
+  moesim::cli::add_compare_command(app);
+  moesim::cli::add_strategies_command(app);
+  moesim::cli::add_replay_command(app);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {

@@ -190,7 +190,9 @@ namespace {
 // `steps` ring steps of `chunk` bytes per ring: at step s, ring position k sends to k+1
 // after its own step s-1 send and after receiving step s-1 from position k-1.
 CollectiveHandles ring_steps(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, int steps, double chunk,
-                             int channels, std::span<const TaskId> start_after, std::uint8_t category) {
+                             int channels, std::span<const TaskId> start_after, std::uint8_t category, int max_steps = 0) {
+  // Macro-steps: `group` consecutive ring steps per simulated step (the last may hold fewer).
+  const int group = max_steps > 0 && steps > max_steps ? (steps + max_steps - 1) / max_steps : 1;
   const int P = static_cast<int>(ranks.size());
   MOESIM_CHECK(start_after.empty() || static_cast<int>(start_after.size()) == P, "start_after needs one task per rank");
   CollectiveHandles h;
@@ -202,10 +204,11 @@ CollectiveHandles ring_steps(TaskGraph& g, const Topology& topo, std::span<const
   if (P == 1) return h;
   for (const auto& ring : ring_orders(topo, ranks, channels)) {
     std::vector<TaskId> prev(P), cur(P);
-    for (int s = 0; s < steps; ++s) {
+    for (int s = 0, first = 0; first < steps; ++s, first += group) {
+      const int n = std::min(group, steps - first);
       for (int k = 0; k < P; ++k) {
         const int from = ring[k], to = ring[(k + 1) % P];
-        cur[k] = g.add_transfer(ranks[from], ranks[to], chunk, category);
+        cur[k] = g.add_transfer(ranks[from], ranks[to], chunk * n, category, static_cast<std::uint16_t>(n));
         if (s == 0) {
           if (!start_after.empty()) g.depend(start_after[from], cur[k]);
         } else {
@@ -226,10 +229,11 @@ CollectiveHandles ring_steps(TaskGraph& g, const Topology& topo, std::span<const
 }  // namespace
 
 CollectiveHandles append_allreduce_ring(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, double bytes,
-                                        int channels, std::span<const TaskId> start_after, std::uint8_t category) {
+                                        int channels, std::span<const TaskId> start_after, std::uint8_t category,
+                                        int max_steps) {
   const int P = static_cast<int>(ranks.size());
   channels = std::max(1, channels);
-  return ring_steps(g, topo, ranks, 2 * (P - 1), bytes / P / channels, channels, start_after, category);
+  return ring_steps(g, topo, ranks, 2 * (P - 1), bytes / P / channels, channels, start_after, category, max_steps);
 }
 
 CollectiveHandles append_allgather_ring(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, double total_bytes,

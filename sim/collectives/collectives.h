@@ -40,9 +40,13 @@ CollectiveHandles append_alltoallv(TaskGraph& graph, const Topology& topo, std::
                                    const ByteMatrixFn& bytes, AllToAllAlgorithm algorithm, int max_peers_in_flight,
                                    std::span<const TaskId> start_after = {}, std::uint8_t category = 0);
 
-/// `bytes` = each rank's buffer (nccl-tests all_reduce size).
+/// `bytes` = each rank's buffer (nccl-tests all_reduce size). `max_steps` > 0 simulates a
+/// ring of s > max_steps steps as ceil(s / ceil(s / max_steps)) macro-steps, each moving the
+/// bytes of several steps and paying their overheads and latencies (Task::repeat): same bytes
+/// per link and same per-message costs, far fewer tasks for large groups.
 CollectiveHandles append_allreduce_ring(TaskGraph& graph, const Topology& topo, std::span<const GpuId> ranks, double bytes,
-                                        int channels, std::span<const TaskId> start_after = {}, std::uint8_t category = 0);
+                                        int channels, std::span<const TaskId> start_after = {}, std::uint8_t category = 0,
+                                        int max_steps = 0);
 
 /// `total_bytes` = the gathered output (nccl-tests all_gather size); each rank owns total/P.
 CollectiveHandles append_allgather_ring(TaskGraph& graph, const Topology& topo, std::span<const GpuId> ranks,

@@ -316,8 +316,18 @@ ReplayResult replay_traffic(const Topology& topo, const CostFactors& costs, cons
   TaskGraph graph;
   const std::size_t hier = algorithm == AllToAllAlgorithm::Hierarchical ? 2 : 1;
   graph.reserve(hier * nonzero + 2 * static_cast<std::size_t>(P) + 16, 2 * hier * nonzero + 2 * static_cast<std::size_t>(P) + 16);
+  // Hierarchical: every rank's phase-1 gate is a zero-time compute task. It makes no
+  // difference to the timing (all flows still start at t = 0); it keeps markers without
+  // predecessors (a GPU that receives nothing in phase 1) from finishing inside the
+  // executor's initial scan, which would start their successors twice (see the report on
+  // Executor::run).
+  std::vector<TaskId> gates;
+  if (algorithm == AllToAllAlgorithm::Hierarchical) {
+    gates.reserve(static_cast<std::size_t>(P));
+    for (int g = 0; g < P; ++g) gates.push_back(graph.add_compute(GpuId::from(g), Time::zero()));
+  }
   append_alltoallv(graph, topo, ranks, [&m](int s, int d) { return m.at(s, d); }, algorithm,
-                   costs.collective().alltoall_max_peers_in_flight);
+                   costs.collective().alltoall_max_peers_in_flight, gates);
 
   Engine engine;
   Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});

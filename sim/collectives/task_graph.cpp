@@ -6,9 +6,10 @@
 
 namespace moesim {
 
-TaskId TaskGraph::add_transfer(GpuId src, GpuId dst, double bytes, std::uint8_t category) {
+TaskId TaskGraph::add_transfer(GpuId src, GpuId dst, double bytes, std::uint8_t category, std::uint16_t repeat) {
   MOESIM_CHECK(bytes >= 0, "transfer of {} bytes", bytes);
-  tasks_.push_back(Task{.kind = TaskKind::Transfer, .category = category, .src = src, .dst = dst, .bytes = bytes});
+  MOESIM_CHECK(repeat >= 1, "transfer repeat must be >= 1");
+  tasks_.push_back(Task{.kind = TaskKind::Transfer, .category = category, .repeat = repeat, .src = src, .dst = dst, .bytes = bytes});
   return static_cast<TaskId>(tasks_.size() - 1);
 }
 
@@ -59,8 +60,12 @@ Time Executor::run(TaskGraph& graph) {
     graph.tasks_[t].start = Time::max();
     graph.tasks_[t].finish = Time::max();
   }
+  // Collect the roots first: readying a marker finishes it at once, which can make later
+  // tasks ready before this loop would reach them.
+  std::vector<TaskId> roots;
   for (TaskId t = 0; t < n; ++t)
-    if (pending_[t] == 0) ready(t);
+    if (pending_[t] == 0) roots.push_back(t);
+  for (TaskId t : roots) ready(t);
   engine.run();
   MOESIM_CHECK(done_ == n, "task graph did not complete: {} of {} tasks ran (a dependency cycle?)", done_, n);
   Time end = t0;
@@ -78,7 +83,7 @@ void Executor::ready(TaskId id) {
       break;
     case TaskKind::Transfer:
       t.start = engine.now();
-      transfers_.send(t.src, t.dst, t.bytes, [this, id] { finished(id); });
+      transfers_.send(t.src, t.dst, t.bytes, [this, id] { finished(id); }, t.repeat);
       break;
     case TaskKind::Compute: {
       const std::uint64_t key = (std::uint64_t{t.src.value()} << 16) | t.stream;

@@ -27,6 +27,7 @@ struct Task {
   TaskKind kind = TaskKind::Marker;
   std::uint8_t category = 0;   // caller-defined label (breakdowns, traces)
   std::uint16_t stream = 0;    // compute stream on the GPU
+  std::uint16_t repeat = 1;    // transfer: messages it stands for (TransferService::send)
   GpuId src;                   // transfer source; compute GPU
   GpuId dst;                   // transfer destination
   double bytes = 0;
@@ -37,7 +38,7 @@ struct Task {
 
 class TaskGraph {
  public:
-  TaskId add_transfer(GpuId src, GpuId dst, double bytes, std::uint8_t category = 0);
+  TaskId add_transfer(GpuId src, GpuId dst, double bytes, std::uint8_t category = 0, std::uint16_t repeat = 1);
   TaskId add_compute(GpuId gpu, Time duration, std::uint8_t category = 0, std::uint16_t stream = 0);
   TaskId add_marker(std::uint8_t category = 0);
   /// `after` starts only when `before` has finished.

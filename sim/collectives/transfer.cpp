@@ -50,18 +50,19 @@ TransferService::Route TransferService::route(GpuId src, GpuId dst, std::vector<
   return r;
 }
 
-void TransferService::send(GpuId src, GpuId dst, double bytes, std::function<void()> on_delivered) {
+void TransferService::send(GpuId src, GpuId dst, double bytes, std::function<void()> on_delivered, int repeat) {
+  MOESIM_CHECK(repeat >= 1, "repeat must be >= 1, got {}", repeat);
   if (src == dst) {
     network_.start_flow({.path = {}, .bytes = 0, .on_complete = std::move(on_delivered)});
     return;
   }
   const Route r = route(src, dst, path_);
   MOESIM_CHECK(!path_.empty(), "no path from GPU {} to GPU {}", src, dst);
-  const ProtocolCost& p = costs_.transport(r.transport).choose(bytes, r.capacity_Bps);
+  const ProtocolCost& p = costs_.transport(r.transport).choose(bytes / repeat, r.capacity_Bps);
   network_.start_flow({.path = path_,
                        .bytes = bytes,
                        .efficiency = p.efficiency,
-                       .start_delay = p.overhead,
+                       .start_delay = p.overhead * repeat + r.latency * (repeat - 1),
                        .end_delay = r.latency,
                        .on_complete = std::move(on_delivered)});
 }

@@ -29,7 +29,10 @@ class TransferService {
   TransferService(Engine&, Network&, const Topology&, CostFactors&&) = delete;  // would dangle
   TransferService(Engine&, Network&, Topology&&, const CostFactors&) = delete;
 
-  void send(GpuId src, GpuId dst, double bytes, std::function<void()> on_delivered);
+  /// `repeat` > 1: the transfer stands for `repeat` back-to-back messages of bytes/repeat each
+  /// (macro-steps of a long ring): the protocol is chosen for one message, and the overhead
+  /// and path latency are paid `repeat` times while the bytes share links once.
+  void send(GpuId src, GpuId dst, double bytes, std::function<void()> on_delivered, int repeat = 1);
 
   /// The isolated (uncontended) time of one message; what `send` takes on an idle network.
   Time isolated_time(GpuId src, GpuId dst, double bytes) const;

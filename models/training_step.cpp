@@ -1,0 +1,300 @@
+#include "models/training_step.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+
+#include "models/compute_cost.h"
+#include "models/dispatch_plan.h"
+#include "models/gating.h"
+#include "sim/collectives/collectives.h"
+#include "sim/error.h"
+#include "topologies/catalog.h"
+
+namespace moesim {
+namespace {
+
+enum Category : std::uint8_t { kCompute = 0, kDispatch = 1, kCombine = 2, kAllReduce = 3, kMarker = 4, kCategories = 5 };
+
+Category category_of(PhaseRole r) {
+  return (r == PhaseRole::Dispatch || r == PhaseRole::DispatchGrad) ? kDispatch : kCombine;
+}
+
+std::string_view dtype_key(DType t) {
+  switch (t) {
+    case DType::Fp32: return "fp32";
+    case DType::Bf16: return "bf16";
+    case DType::Fp16: return "fp16";
+    case DType::Fp8: return "fp8";
+  }
+  return "bf16";
+}
+
+// GPU kind -> compute spec from the catalog. bf16 falls back to fp16 on GPUs without bf16
+// (V100), as frameworks run such models in fp16 there.
+GpuComputeSpec compute_spec(const GpuKindSpec& g) {
+  GpuComputeSpec spec;
+  spec.kind = g.name;
+  for (DType t : {DType::Fp32, DType::Bf16, DType::Fp16, DType::Fp8}) {
+    auto p = g.peak_flops(dtype_key(t));
+    if (!p && t == DType::Bf16) p = g.peak_flops("fp16");
+    spec.peak_flops_per_s[static_cast<std::size_t>(t)] = p.value_or(0);
+  }
+  spec.hbm_bytes_per_s = g.memory_bandwidth_Bps;
+  return spec;
+}
+
+Time seconds(double s) { return Time::from_seconds_ceil(s); }
+
+// Union length of intervals (start, end) sorted in place.
+double union_seconds(std::vector<std::pair<std::int64_t, std::int64_t>>& iv) {
+  if (iv.empty()) return 0;
+  std::sort(iv.begin(), iv.end());
+  std::int64_t total = 0, cs = iv[0].first, ce = iv[0].second;
+  for (std::size_t i = 1; i < iv.size(); ++i) {
+    if (iv[i].first > ce) {
+      total += ce - cs;
+      cs = iv[i].first;
+      ce = iv[i].second;
+    } else {
+      ce = std::max(ce, iv[i].second);
+    }
+  }
+  total += ce - cs;
+  return static_cast<double>(total) * 1e-12;
+}
+
+}  // namespace
+
+ClusterShape cluster_shape_of(const Topology& topo) {
+  const int g = topo.node(0).gpu_count;
+  for (int n = 0; n < topo.node_count(); ++n)
+    if (topo.node(n).gpu_count != g)
+      throw InputError(fmt::format("cluster {}: node {} has {} GPUs but node 0 has {}; the training step needs the same GPU "
+                                   "count on every node",
+                                   topo.name(), n, topo.node(n).gpu_count, g));
+  return ClusterShape{.nodes = topo.node_count(), .gpus_per_node = g};
+}
+
+TrainingStepResult simulate_training_step(const Topology& topo, const CostFactors& costs, const ModelConfig& model,
+                                          const TrainingStepOptions& options) {
+  const ClusterShape shape = cluster_shape_of(topo);
+  const ExpertLayout layout = make_expert_layout(model, shape);
+  const int P = shape.gpus();
+  auto strategy = make_strategy(options.strategy, options.params);
+
+  // Compute models per GPU kind.
+  const Catalog catalog = Catalog::embedded();
+  std::map<std::string, std::unique_ptr<ComputeCostModel>> by_kind;
+  std::vector<const ComputeCostModel*> cm(P);
+  for (int g = 0; g < P; ++g) {
+    const std::string& kind = topo.gpu(GpuId::from(g)).kind;
+    auto& slot = by_kind[kind];
+    if (!slot) slot = std::make_unique<ComputeCostModel>(compute_spec(catalog.gpu(kind)), ComputeEfficiency::defaults());
+    cm[g] = slot.get();
+  }
+
+  // Engine pieces (the TransferService also prices ta-moe's per-pair costs).
+  Engine engine;
+  Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
+  TransferService transfers(engine, network, topo, costs);
+
+  std::vector<double> cost_per_byte;
+  if (strategy->needs_costs()) {
+    // Seconds per byte of a 1 MiB message alone on the path: overhead, protocol efficiency,
+    // bottleneck bandwidth and latency, as the network would charge it.
+    const double probe = 1024.0 * 1024;
+    cost_per_byte.assign(static_cast<std::size_t>(P) * P, 0);
+    for (int s = 0; s < P; ++s)
+      for (int d = 0; d < P; ++d)
+        if (s != d) cost_per_byte[static_cast<std::size_t>(s) * P + d] =
+                        transfers.isolated_time(GpuId::from(s), GpuId::from(d), probe).seconds() / probe;
+  }
+
+  // Plans per MoE layer.
+  const auto moe_layers = model.moe_layer_indices();
+  const int distinct = options.distinct_layer_plans > 0
+                           ? std::min<int>(options.distinct_layer_plans, static_cast<int>(moe_layers.size()))
+                           : static_cast<int>(moe_layers.size());
+  std::vector<DispatchPlan> plans;
+  plans.reserve(distinct);
+  for (int i = 0; i < distinct; ++i) {
+    const GatingSample gating = sample_gating(model, layout, moe_layers[i], options.seed);
+    plans.push_back(strategy->plan(RoutingInput{.model = model, .layout = layout, .gating = gating, .cost_s_per_byte = cost_per_byte}));
+  }
+  std::map<int, int> plan_of_layer;
+  for (std::size_t i = 0; i < moe_layers.size(); ++i) plan_of_layer[moe_layers[i]] = static_cast<int>(i % plans.size());
+  const double grad_bytes = bytes_per_element(model.dtype);
+  std::vector<std::vector<CommPhase>> backward(plans.size());
+  for (std::size_t i = 0; i < plans.size(); ++i) backward[i] = backward_phases(plans[i].phases, grad_bytes);
+
+  // ---- the task graph --------------------------------------------------------------------
+  TaskGraph graph;
+  std::vector<GpuId> all(P);
+  for (int g = 0; g < P; ++g) all[g] = GpuId::from(g);
+  std::vector<TaskId> last(P);
+  for (int g = 0; g < P; ++g) last[g] = graph.add_marker(kMarker);
+
+  auto compute = [&](int g, double s) {
+    const TaskId t = graph.add_compute(GpuId::from(g), seconds(s), kCompute);
+    graph.depend(last[g], t);
+    last[g] = t;
+  };
+  const int max_peers = costs.collective().alltoall_max_peers_in_flight;
+  auto run_phases = [&](std::span<const CommPhase> phases) {
+    // Phases with the same step overlap; steps run in order.
+    std::size_t i = 0;
+    while (i < phases.size()) {
+      std::size_t j = i;
+      std::vector<TaskId> step_done(P);
+      for (int g = 0; g < P; ++g) step_done[g] = graph.add_marker(kMarker);
+      while (j < phases.size() && phases[j].step == phases[i].step && phases[j].role == phases[i].role) {
+        const CommPhase& ph = phases[j];
+        const auto h = append_alltoallv(
+            graph, topo, all, [&ph](int s, int d) { return ph.bytes.at(s, d); }, AllToAllAlgorithm::Direct, max_peers, last,
+            category_of(ph.role));
+        for (int g = 0; g < P; ++g) graph.depend(h.done[g], step_done[g]);
+        ++j;
+      }
+      last = step_done;
+      i = j;
+    }
+  };
+
+  // Dense parameters per layer (their gradients are all-reduced over all GPUs).
+  const double d = model.d_model;
+  const double attn_params = 4 * d * d;
+  const double ffn_mats = model.gated_ffn ? 3 : 2;
+  auto dense_params = [&](int layer) {
+    if (model.is_moe_layer(layer))
+      return attn_params + d * model.num_experts + model.shared_experts * ffn_mats * d * model.d_ff;
+    return attn_params + ffn_mats * d * model.dense_d_ff;
+  };
+  const double expert_params_per_gpu = layout.experts_per_rank * ffn_mats * d * model.d_ff;
+
+  const double permute_rows = static_cast<double>(model.tokens_per_gpu) * model.top_k;
+  // Forward.
+  for (int layer = 0; layer < model.layers; ++layer) {
+    for (int g = 0; g < P; ++g) compute(g, cm[g]->attention_forward_seconds(model));
+    if (!model.is_moe_layer(layer)) {
+      for (int g = 0; g < P; ++g) compute(g, cm[g]->dense_ffn_forward_seconds(model));
+      continue;
+    }
+    const DispatchPlan& plan = plans[plan_of_layer.at(layer)];
+    for (int g = 0; g < P; ++g)
+      compute(g, cm[g]->gating_forward_seconds(model) + cm[g]->permute_seconds(permute_rows, model.d_model, model.dtype));
+    run_phases(plan.dispatch_phases());
+    for (int g = 0; g < P; ++g) compute(g, cm[g]->expert_forward_seconds(plan.expert_work[g], model.gated_ffn, model.dtype));
+    run_phases(plan.combine_phases());
+    for (int g = 0; g < P; ++g) compute(g, cm[g]->permute_seconds(permute_rows, model.d_model, model.dtype));
+  }
+
+  // Backward with bucketed gradient all-reduce.
+  const int channels = default_ring_channels(topo, all);
+  double bucket = 0;
+  std::vector<TaskId> reduce_done;
+  auto flush = [&](double bytes) {
+    if (bytes <= 0 || P == 1) return;
+    const auto h = append_allreduce_ring(graph, topo, all, bytes, channels, last, kAllReduce, options.allreduce_max_steps);
+    reduce_done.insert(reduce_done.end(), h.done.begin(), h.done.end());
+  };
+  for (int layer = model.layers - 1; layer >= 0; --layer) {
+    if (model.is_moe_layer(layer)) {
+      const int pi = plan_of_layer.at(layer);
+      const DispatchPlan& plan = plans[pi];
+      const auto& bw = backward[pi];
+      const auto split = static_cast<std::size_t>(
+          std::find_if(bw.begin(), bw.end(), [](const CommPhase& p) { return p.role == PhaseRole::DispatchGrad; }) - bw.begin());
+      for (int g = 0; g < P; ++g) compute(g, cm[g]->permute_seconds(permute_rows, model.d_model, model.dtype));
+      run_phases(std::span<const CommPhase>(bw).subspan(0, split));
+      for (int g = 0; g < P; ++g) compute(g, cm[g]->expert_backward_seconds(plan.expert_work[g], model.gated_ffn, model.dtype));
+      run_phases(std::span<const CommPhase>(bw).subspan(split));
+      for (int g = 0; g < P; ++g)
+        compute(g, 2 * cm[g]->gating_forward_seconds(model) + cm[g]->permute_seconds(permute_rows, model.d_model, model.dtype));
+    } else {
+      for (int g = 0; g < P; ++g) compute(g, cm[g]->dense_ffn_backward_seconds(model));
+    }
+    for (int g = 0; g < P; ++g) compute(g, cm[g]->attention_backward_seconds(model));
+    bucket += dense_params(layer) * grad_bytes;
+    if (bucket >= options.bucket_bytes) {
+      flush(bucket);
+      bucket = 0;
+    }
+  }
+  flush(bucket);
+  // Expert gradients across expert-data-parallel replicas (same group rank in every EP group).
+  if (layout.groups() > 1 && !moe_layers.empty()) {
+    const double bytes = expert_params_per_gpu * grad_bytes * static_cast<double>(moe_layers.size());
+    for (int r = 0; r < layout.ep_size; ++r) {
+      std::vector<GpuId> replicas;
+      std::vector<TaskId> after;
+      for (int grp = 0; grp < layout.groups(); ++grp) {
+        replicas.push_back(GpuId::from(grp * layout.ep_size + r));
+        after.push_back(last[grp * layout.ep_size + r]);
+      }
+      const auto h = append_allreduce_ring(graph, topo, replicas, bytes, default_ring_channels(topo, replicas), after,
+                                           kAllReduce, options.allreduce_max_steps);
+      reduce_done.insert(reduce_done.end(), h.done.begin(), h.done.end());
+    }
+  }
+
+  Executor exec(transfers);
+  const Time end = exec.run(graph);
+
+  // ---- results ------------------------------------------------------------------------
+  TrainingStepResult res;
+  res.strategy = options.strategy;
+  res.model = model.name;
+  res.cluster = std::string(topo.name());
+  res.gpus = P;
+  res.nodes = shape.nodes;
+  res.iteration_time_s = end.seconds();
+  res.tokens_per_s = res.iteration_time_s > 0 ? static_cast<double>(model.tokens_per_gpu) * P / res.iteration_time_s : 0;
+  res.tasks = graph.size();
+  res.flows = network.flows_completed();
+
+  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> iv(static_cast<std::size_t>(P) * kCategories);
+  for (const Task& t : graph.tasks()) {
+    if (t.kind == TaskKind::Marker || t.category >= kCategories) continue;
+    iv[static_cast<std::size_t>(t.src.index()) * kCategories + t.category].emplace_back(t.start.ps(), t.finish.ps());
+  }
+  std::array<double, kCategories> mean{};
+  for (int g = 0; g < P; ++g)
+    for (int c = 0; c < kCategories; ++c) mean[c] += union_seconds(iv[static_cast<std::size_t>(g) * kCategories + c]) / P;
+  res.breakdown.compute_s = mean[kCompute];
+  res.breakdown.dispatch_s = mean[kDispatch];
+  res.breakdown.combine_s = mean[kCombine];
+  res.breakdown.allreduce_s = mean[kAllReduce];
+  res.breakdown.exposed_communication_s = std::max(0.0, res.iteration_time_s - mean[kCompute]);
+
+  double assignments = 0, dropped = 0, tokens = 0, rerouted = 0, inter = 0;
+  for (std::size_t i = 0; i < moe_layers.size(); ++i) {
+    const DispatchPlan& plan = plans[i % plans.size()];
+    for (const auto& ts : plan.token_stats) {
+      assignments += ts.assignments;
+      dropped += ts.dropped;
+      tokens += ts.tokens;
+      rerouted += ts.rerouted_tokens;
+    }
+    // Forward phases plus their backward mirror (same byte counts in the gradient dtype).
+    for (const CommPhase& ph : plan.phases) inter += inter_node_bytes(ph.bytes, shape);
+    for (const CommPhase& ph : backward[i % plans.size()]) inter += inter_node_bytes(ph.bytes, shape);
+  }
+  res.inter_node_bytes_per_gpu = inter / P;
+  res.dropped_fraction = assignments > 0 ? dropped / assignments : 0;
+  res.rerouted_fraction = tokens > 0 ? rerouted / tokens : 0;
+
+  std::map<std::string, std::pair<double, int>> util;
+  const auto stats = network.link_stats();
+  for (std::size_t l = 0; l < stats.size(); ++l) {
+    const LinkSpec& spec = topo.link(LinkId::from(l));
+    auto& u = util[std::string(to_string(spec.link_class))];
+    u.first += res.iteration_time_s > 0 ? stats[l].wire_bytes / (spec.capacity_Bps * res.iteration_time_s) : 0;
+    u.second += 1;
+  }
+  for (const auto& [k, v] : util) res.link_utilization[k] = v.first / v.second;
+  return res;
+}
+
+}  // namespace moesim

@@ -1,0 +1,78 @@
+#pragma once
+// One training iteration of an MoE model on a cluster under one routing strategy: the task
+// DAG of every GPU's compute and communication, replayed on the network (DESIGN.md
+// "Training step").
+//
+// Per MoE layer, forward: attention -> gate + permute -> dispatch phases -> expert FFN ->
+// combine phases -> un-permute; dense layers: attention -> FFN. Backward mirrors it in
+// reverse layer order with backward compute times (about 2x forward) and the plan's phases
+// transposed (models/dispatch_plan.h backward_phases). Each GPU runs its compute on one
+// stream, in dependency order; a slow GPU kind or an overloaded expert makes a straggler that
+// the others wait for at the next all-to-all.
+//
+// Gradients: each layer's dense parameters (attention, gate or dense FFN, shared experts)
+// join a bucket as its backward finishes; a full bucket (bucket_bytes, PyTorch DDP's 25 MiB
+// default) is ring-all-reduced over the data-parallel group (all GPUs) while backward goes on;
+// expert weights are all-reduced across expert-data-parallel replicas when EP < GPUs.
+// Embeddings, optimizer step, pipeline/tensor parallelism are not modelled.
+//
+// Which bytes go where comes from the routing strategy's DispatchPlan (models/strategy.h);
+// how they move from sim/collectives; how long from sim/network.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/model_config.h"
+#include "models/strategy.h"
+#include "sim/cost_factors.h"
+#include "topologies/topology.h"
+
+namespace moesim {
+
+struct TrainingStepOptions {
+  std::string strategy = "switch";
+  StrategyParams params;
+  std::uint64_t seed = 1;
+  double bucket_bytes = 25.0 * 1024 * 1024;  // PyTorch DDP bucket_cap_mb default (25 MiB)
+  int allreduce_max_steps = 16;  // ring macro-steps (sim/collectives/collectives.h); 0 = every step
+  /// Plan this many distinct MoE layers and reuse them cyclically (0 = plan every MoE layer).
+  /// Planning a DeepSeek-V3 layer on 1,024 GPUs takes about a second.
+  int distinct_layer_plans = 0;
+};
+
+/// Seconds, each the mean over GPUs of the time that GPU had at least one task of that kind
+/// running (a GPU's transfers count for its sender). exposed_communication = iteration time
+/// minus the mean compute time: what communication adds on top of compute.
+struct TrainingBreakdown {
+  double compute_s = 0;
+  double dispatch_s = 0;
+  double combine_s = 0;
+  double allreduce_s = 0;
+  double exposed_communication_s = 0;
+};
+
+struct TrainingStepResult {
+  std::string strategy;
+  std::string model;
+  std::string cluster;
+  int gpus = 0;
+  int nodes = 0;
+  double iteration_time_s = 0;
+  double tokens_per_s = 0;                 // tokens_per_gpu x GPUs / iteration time
+  TrainingBreakdown breakdown;
+  double inter_node_bytes_per_gpu = 0;     // all-to-all bytes a GPU sends off-node, fwd + bwd, all layers
+  double dropped_fraction = 0;             // dropped assignments / assignments
+  double rerouted_fraction = 0;            // tokens not given their unconstrained top-k / tokens
+  std::map<std::string, double> link_utilization;  // link class -> bytes / (capacity x time), mean over links
+  std::size_t tasks = 0;
+  std::uint64_t flows = 0;
+};
+
+TrainingStepResult simulate_training_step(const Topology& topo, const CostFactors& costs, const ModelConfig& model,
+                                          const TrainingStepOptions& options);
+
+/// The cluster shape of a uniform topology (every node the same GPU count); InputError otherwise.
+ClusterShape cluster_shape_of(const Topology& topo);
+
+}  // namespace moesim

@@ -1,0 +1,244 @@
+// moesim run / moesim compare: one training iteration under one or several routing strategies.
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "models/training_step.h"
+#include "sim/error.h"
+#include "tools/commands.h"
+#include "tools/common_options.h"
+
+namespace moesim::cli {
+
+namespace {
+
+struct RunArgs {
+  ClusterArgs cluster{.cluster = "p4d.24xlarge", .nodes = 16};
+  CostArgs costs;
+  std::string model = "switch-base-128";
+  std::string strategy = "switch";
+  std::string strategies = "all";
+  std::string baseline = "switch";
+  std::vector<std::string> sets;
+  std::uint64_t seed = 1;
+  int distinct_layer_plans = 0;
+  bool json = false;
+};
+
+std::pair<std::string, std::string> split_kv(const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError(fmt::format("--set \"{}\": expected key=value (model keys like top_k=2, or strategy.NAME=VALUE)", kv));
+  return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+struct Prepared {
+  Topology topo;
+  CostFactors costs;
+  ModelConfig model;
+  std::vector<std::pair<std::string, std::string>> strategy_params;  // name, value
+};
+
+Prepared prepare(const RunArgs& a) {
+  Prepared p{a.cluster.load(), a.costs.load(), load_model(a.model), {}};
+  std::vector<std::pair<std::string, std::string>> model_sets;
+  for (const auto& kv : a.sets) {
+    auto [k, v] = split_kv(kv);
+    if (k.rfind("strategy.", 0) == 0) p.strategy_params.emplace_back(k.substr(9), v);
+    else model_sets.emplace_back(k, v);
+  }
+  if (!model_sets.empty()) apply_overrides(p.model, model_sets);
+  return p;
+}
+
+TrainingStepOptions options_for(const RunArgs& a, const Prepared& p, const std::string& strategy, bool only_declared) {
+  TrainingStepOptions o;
+  o.strategy = strategy;
+  o.seed = a.seed;
+  o.distinct_layer_plans = a.distinct_layer_plans;
+  const StrategyInfo* info = find_strategy(strategy);
+  if (!info) {
+    std::vector<std::string> names;
+    for (const auto& s : strategy_table()) names.emplace_back(s.name);
+    throw InputError(fmt::format("unknown strategy \"{}\": expected one of {}", strategy, fmt::join(names, ", ")));
+  }
+  for (const auto& [k, v] : p.strategy_params) {
+    const bool declared = std::any_of(info->params.begin(), info->params.end(), [&](const ParamInfo& pi) { return pi.name == k; });
+    if (only_declared && !declared) continue;  // compare: a parameter applies to the strategies that have it
+    set_strategy_param(o.params, k, v);
+  }
+  return o;
+}
+
+nlohmann::json to_json(const TrainingStepResult& r) {
+  nlohmann::json util = nlohmann::json::object();
+  for (const auto& [k, v] : r.link_utilization) util[k] = v;
+  return {{"strategy", r.strategy},
+          {"model", r.model},
+          {"cluster", r.cluster},
+          {"nodes", r.nodes},
+          {"gpus", r.gpus},
+          {"iteration_time_s", r.iteration_time_s},
+          {"tokens_per_s", r.tokens_per_s},
+          {"breakdown",
+           {{"compute_s", r.breakdown.compute_s},
+            {"dispatch_s", r.breakdown.dispatch_s},
+            {"combine_s", r.breakdown.combine_s},
+            {"allreduce_s", r.breakdown.allreduce_s},
+            {"exposed_communication_s", r.breakdown.exposed_communication_s}}},
+          {"inter_node_bytes_per_gpu", r.inter_node_bytes_per_gpu},
+          {"dropped_fraction", r.dropped_fraction},
+          {"rerouted_fraction", r.rerouted_fraction},
+          {"link_utilization", util},
+          {"tasks", r.tasks},
+          {"flows", r.flows}};
+}
+
+void print_header(const Prepared& p, const RunArgs& a) {
+  fmt::print("# moesim: model {} on {} ({} nodes, {} GPUs), seed {}, cost factors: {}\n", p.model.name, p.topo.name(),
+             p.topo.node_count(), p.topo.gpu_count(), a.seed, p.costs.origin());
+}
+
+void run_one(const RunArgs& a) {
+  const Prepared p = prepare(a);
+  const auto r = simulate_training_step(p.topo, p.costs, p.model, options_for(a, p, a.strategy, false));
+  if (a.json) {
+    fmt::print("{}\n", to_json(r).dump(2));
+    return;
+  }
+  print_header(p, a);
+  fmt::print("strategy                  {}\n", r.strategy);
+  fmt::print("iteration time            {:.3f} ms\n", r.iteration_time_s * 1e3);
+  fmt::print("tokens/s                  {:.0f}\n", r.tokens_per_s);
+  fmt::print("breakdown (mean per GPU, time with at least one such task running):\n");
+  fmt::print("  compute                 {:.3f} ms\n", r.breakdown.compute_s * 1e3);
+  fmt::print("  dispatch all-to-all     {:.3f} ms\n", r.breakdown.dispatch_s * 1e3);
+  fmt::print("  combine all-to-all      {:.3f} ms\n", r.breakdown.combine_s * 1e3);
+  fmt::print("  gradient all-reduce     {:.3f} ms\n", r.breakdown.allreduce_s * 1e3);
+  fmt::print("  exposed communication   {:.3f} ms ({:.0f}% of the iteration)\n", r.breakdown.exposed_communication_s * 1e3,
+             r.iteration_time_s > 0 ? 100 * r.breakdown.exposed_communication_s / r.iteration_time_s : 0.0);
+  fmt::print("inter-node bytes per GPU  {:.2f} MB (all-to-all, forward + backward)\n", r.inter_node_bytes_per_gpu / 1e6);
+  fmt::print("dropped assignments       {:.2f}%\n", 100 * r.dropped_fraction);
+  fmt::print("rerouted tokens           {:.2f}% (not given their unconstrained top-k)\n", 100 * r.rerouted_fraction);
+  fmt::print("link utilization (mean over links of each class):\n");
+  for (const auto& [k, v] : r.link_utilization) fmt::print("  {:<22}  {:.1f}%\n", k, 100 * v);
+  fmt::print("simulated {} tasks, {} flows\n", r.tasks, r.flows);
+}
+
+void run_compare(const RunArgs& a) {
+  const Prepared p = prepare(a);
+  std::vector<std::string> names;
+  if (a.strategies == "all") {
+    for (const auto& s : strategy_table()) names.emplace_back(s.name);
+  } else {
+    std::size_t start = 0;
+    while (start <= a.strategies.size()) {
+      const auto c = a.strategies.find(',', start);
+      names.push_back(a.strategies.substr(start, c == std::string::npos ? std::string::npos : c - start));
+      if (c == std::string::npos) break;
+      start = c + 1;
+    }
+  }
+  if (std::find(names.begin(), names.end(), a.baseline) == names.end()) names.insert(names.begin(), a.baseline);
+  struct Row {
+    std::string name;
+    std::optional<TrainingStepResult> r;
+    std::string error;
+  };
+  std::vector<Row> rows;
+  for (const auto& n : names) {
+    Row row{n, std::nullopt, ""};
+    try {
+      row.r = simulate_training_step(p.topo, p.costs, p.model, options_for(a, p, n, true));
+    } catch (const InvariantError&) {
+      throw;
+    } catch (const Error& e) {
+      if (n == a.baseline) throw;
+      row.error = e.what();
+    }
+    rows.push_back(std::move(row));
+  }
+  const double base = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == a.baseline; })->r->iteration_time_s;
+  if (a.json) {
+    nlohmann::json out = {{"baseline", a.baseline}, {"model", p.model.name}, {"cluster", std::string(p.topo.name())},
+                          {"nodes", p.topo.node_count()}, {"gpus", p.topo.gpu_count()}, {"seed", a.seed}};
+    out["strategies"] = nlohmann::json::array();
+    for (const auto& row : rows) {
+      if (!row.r) {
+        out["strategies"].push_back({{"name", row.name}, {"error", row.error}});
+        continue;
+      }
+      auto j = to_json(*row.r);
+      j["name"] = row.name;
+      j["speedup"] = base / row.r->iteration_time_s;
+      out["strategies"].push_back(j);
+    }
+    fmt::print("{}\n", out.dump(2));
+    return;
+  }
+  print_header(p, a);
+  fmt::print("{:<13} {:>10} {:>12} {:>8} {:>9} {:>9} {:>9} {:>10} {:>11} {:>8} {:>9}\n", "strategy", "iter (ms)", "tokens/s",
+             "speedup", "disp (ms)", "comb (ms)", "ar (ms)", "exposed %", "xnode MB/g", "dropped", "rerouted");
+  for (const auto& row : rows) {
+    if (!row.r) {
+      fmt::print("{:<13} error: {}\n", row.name, row.error);
+      continue;
+    }
+    const auto& r = *row.r;
+    fmt::print("{:<13} {:>10.3f} {:>12.0f} {:>7.2f}x {:>9.3f} {:>9.3f} {:>9.3f} {:>9.0f}% {:>11.2f} {:>7.2f}% {:>8.2f}%\n", row.name,
+               r.iteration_time_s * 1e3, r.tokens_per_s, base / r.iteration_time_s, r.breakdown.dispatch_s * 1e3,
+               r.breakdown.combine_s * 1e3, r.breakdown.allreduce_s * 1e3,
+               100 * r.breakdown.exposed_communication_s / r.iteration_time_s, r.inter_node_bytes_per_gpu / 1e6,
+               100 * r.dropped_fraction, 100 * r.rerouted_fraction);
+  }
+  fmt::print("speedup = {} iteration time / strategy iteration time; exposed = communication not hidden behind compute\n",
+             a.baseline);
+}
+
+void add_common(CLI::App* cmd, RunArgs& a) {
+  a.cluster.add_to(*cmd);
+  a.costs.add_to(*cmd);
+  cmd->add_option("--model", a.model, "Model preset (switch-base-128, gshard-top2, gpt-medium-moe, scomoe-large, "
+                                      "mixtral-8x7b, deepseek-v3) or a model JSON file")
+      ->capture_default_str();
+  cmd->add_option("--set", a.sets, "Override: model key=value (top_k=2, capacity_factor=1.5, gating.params.exponent=1.2) "
+                                   "or strategy.NAME=VALUE (strategy.alpha=0.2); repeatable");
+  cmd->add_option("--seed", a.seed, "Seed of the gating sample")->capture_default_str();
+  cmd->add_option("--distinct-layer-plans", a.distinct_layer_plans,
+                  "Plan only this many MoE layers and reuse them (0 = every layer; saves time on huge models)")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_flag("--json", a.json, "Print JSON");
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand("run", "Simulate one training iteration under one routing strategy");
+  add_common(cmd, *a);
+  cmd->add_option("--strategy", a->strategy, "Routing strategy (see `moesim strategies`)")->capture_default_str();
+  cmd->callback([a] { run_one(*a); });
+}
+
+void add_compare_command(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand("compare", "Compare routing strategies: one iteration each, speedup over a baseline");
+  add_common(cmd, *a);
+  cmd->add_option("--strategies", a->strategies, "Comma-separated strategies, or all")->capture_default_str();
+  cmd->add_option("--baseline", a->baseline, "Strategy the speedups are relative to")->capture_default_str();
+  cmd->callback([a] { run_compare(*a); });
+}
+
+void add_strategies_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("strategies", "List the routing strategies and their parameters");
+  cmd->callback([] {
+    for (const auto& s : strategy_table()) {
+      fmt::print("{:<13} {}\n", s.name, s.description);
+      for (const auto& p : s.params) fmt::print("{:<13}   strategy.{} (default {}): {}\n", "", p.name, p.default_value, p.description);
+    }
+  });
+}
+
+}  // namespace moesim::cli
