@@ -117,20 +117,12 @@ void MaxMinSystem::set_value(VarId v, double value, std::vector<VarId>* changed)
   if (changed) changed->push_back(v);
 }
 
-// Filling freezes variables at non-decreasing levels, so the freeze order is sorted by value
-// up to rounding: a stable insertion sort by value is linear here (ties keep freeze order,
-// which is deterministic).
-void MaxMinSystem::sort_nearly_sorted(std::vector<VarId>& vs) const {
-  auto less = [this](VarId a, VarId b) { return vars_[a].value < vars_[b].value; };
-  for (std::size_t i = 1; i < vs.size(); ++i) {
-    const VarId x = vs[i];
-    std::size_t j = i;
-    while (j > 0 && less(x, vs[j - 1])) {
-      vs[j] = vs[j - 1];
-      --j;
-    }
-    vs[j] = x;
-  }
+// Filling freezes variables at non-decreasing levels, but only up to rounding: a value a hair
+// below a long run of equal values would make an insertion sort quadratic (it did, with
+// ~260k equal-rate flows). A stable sort by value is O(n log n) whatever the input, and
+// keeps the (deterministic) freeze order among equal values.
+void MaxMinSystem::sort_by_value(std::vector<VarId>& vs) const {
+  std::stable_sort(vs.begin(), vs.end(), [this](VarId a, VarId b) { return vars_[a].value < vars_[b].value; });
 }
 
 void MaxMinSystem::solve_all(std::vector<VarId>* changed) {
@@ -244,7 +236,7 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
 
   // New order: the prefix as it was, then the unreached candidates (unchanged, sorted) merged
   // with the refilled variables (sorted by their new value).
-  sort_nearly_sorted(freeze_order_);
+  sort_by_value(freeze_order_);
   merged_.clear();
   std::size_t i = split, j = 0;
   auto next_kept = [&]() {
@@ -309,7 +301,7 @@ void MaxMinSystem::solve_full(std::vector<VarId>* changed) {
   freeze_order_.clear();
   fill(refill_, nullptr);
   if (changed) changed->assign(refill_.begin(), refill_.end());
-  sort_nearly_sorted(freeze_order_);
+  sort_by_value(freeze_order_);
   order_.clear();
   for (VarId v : freeze_order_) order_.push_back({vars_[v].value, v, vars_[v].generation});
   stale_in_order_ = 0;

@@ -148,7 +148,7 @@ class MaxMinSystem {
   /// rem/n/cand ranges are prepared. Appends the variables to freeze_order_ as they freeze.
   void fill(std::vector<VarId>& vars, std::vector<VarId>* changed);
   void solve_full(std::vector<VarId>* changed);
-  void sort_nearly_sorted(std::vector<VarId>& vs) const;
+  void sort_by_value(std::vector<VarId>& vs) const;
 
   std::vector<Var> vars_;
   std::vector<Constraint> cons_;

@@ -16,6 +16,7 @@ void add_topo_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_strategies_command(CLI::App& app);
+void add_validate_command(CLI::App& app);
 void add_replay_command(CLI::App& app);
 
 /// What `moesim` with no arguments runs (the README's main command).

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   moesim::cli::add_run_command(app);
   moesim::cli::add_compare_command(app);
   moesim::cli::add_strategies_command(app);
+  moesim::cli::add_validate_command(app);
   moesim::cli::add_replay_command(app);
 
   std::vector<std::string> args(argv + 1, argv + argc);

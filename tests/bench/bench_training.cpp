@@ -1,0 +1,46 @@
+// Cost of simulating one training iteration (issue 4): switch-base-128 on 16 x 8 GPUs
+// (target <= 0.5 s) and how the cost grows with GPUs, experts and layers.
+// Run one case per process for its peak RSS:  bench_training --benchmark_filter=<name>
+#include <benchmark/benchmark.h>
+
+#include "bench_util.h"
+#include "models/training_step.h"
+#include "topologies/cluster_loader.h"
+
+using namespace moesim;
+
+namespace {
+
+void run(benchmark::State& state, int nodes, int experts, int layers, const char* strategy) {
+  const Topology topo = load_cluster("p4d.24xlarge", nodes);
+  ModelConfig m = load_model("switch-base-128");
+  apply_overrides(m, std::vector<std::pair<std::string, std::string>>{{"num_experts", std::to_string(experts)},
+                                                                      {"layers", std::to_string(layers)}});
+  const CostFactors costs = CostFactors::defaults();
+  TrainingStepOptions o;
+  o.strategy = strategy;
+  TrainingStepResult r;
+  for (auto _ : state) r = simulate_training_step(topo, costs, m, o);
+  state.counters["gpus"] = topo.gpu_count();
+  state.counters["experts"] = experts;
+  state.counters["layers"] = layers;
+  state.counters["tasks"] = static_cast<double>(r.tasks);
+  state.counters["flows"] = static_cast<double>(r.flows);
+  state.counters["simulated_ms"] = r.iteration_time_s * 1e3;
+  state.counters["peak_rss_MiB"] = bench::peak_rss_mib();
+}
+
+void BM_SwitchBase128_16x8(benchmark::State& s) { run(s, 16, 128, 12, "switch"); }
+void BM_Switch_Gpus(benchmark::State& s) { run(s, static_cast<int>(s.range(0)), 128, 12, "switch"); }
+void BM_Switch_Experts(benchmark::State& s) { run(s, 16, static_cast<int>(s.range(0)), 12, "switch"); }
+void BM_Switch_Layers(benchmark::State& s) { run(s, 16, 128, static_cast<int>(s.range(0)), "switch"); }
+void BM_Smile_16x8(benchmark::State& s) { run(s, 16, 128, 12, "smile"); }
+
+}  // namespace
+
+BENCHMARK(BM_SwitchBase128_16x8)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Switch_Gpus)->Arg(2)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_Switch_Experts)->Arg(32)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_Switch_Layers)->Arg(4)->Arg(12)->Arg(24)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_Smile_16x8)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_MAIN();
