@@ -84,9 +84,10 @@ nlohmann::json parse_json(std::string_view text, const std::string& label) {
       const auto at = text.find(token);
       if (at != std::string_view::npos) {
         const auto [line, col] = line_col(text, at);
-        throw ConfigError(label, "",
-                          fmt::format("malformed JSON at line {}, column {}: number {} is not finite (it overflows a double)",
-                                      line, col, token));
+        throw ConfigError(
+            label, "",
+            fmt::format("malformed JSON at line {}, column {}: number {} is not finite (it overflows a double)", line,
+                        col, token));
       }
     }
     throw ConfigError(label, "", fmt::format("malformed JSON: {}", what));
@@ -104,36 +105,44 @@ TrafficMatrix parse_traffic_matrix_json(std::string_view text, const std::string
   JsonReader r(doc, label);
   const int P = static_cast<int>(r.integer("gpus", {.min = 1, .max = kMaxTrafficMatrixGpus}));
   if (expected_gpus > 0 && P != expected_gpus)
-    throw ConfigError(label, "/gpus",
-                      fmt::format("the matrix has {} GPUs but the cluster has {}: give one row and one column per GPU of "
-                                  "the cluster, in global GPU order (node x GPUs per node + local index)",
-                                  P, expected_gpus));
-  if (!r.has("bytes")) throw r.error("bytes", "required key is missing: a list of P rows of P byte counts (source x destination)");
+    throw ConfigError(
+        label, "/gpus",
+        fmt::format("the matrix has {} GPUs but the cluster has {}: give one row and one column per GPU of "
+                    "the cluster, in global GPU order (node x GPUs per node + local index)",
+                    P, expected_gpus));
+  if (!r.has("bytes"))
+    throw r.error("bytes", "required key is missing: a list of P rows of P byte counts (source x destination)");
   r.accept("bytes");
   r.finish();
   const nlohmann::json& rows = doc.at("bytes");
   if (!rows.is_array())
-    throw ConfigError(label, "/bytes", fmt::format("expected an array of {} rows (one per source GPU), found {}", P, describe(rows)));
+    throw ConfigError(label, "/bytes",
+                      fmt::format("expected an array of {} rows (one per source GPU), found {}", P, describe(rows)));
   if (rows.size() != static_cast<std::size_t>(P))
-    throw ConfigError(label, "/bytes", fmt::format("has {} rows, expected {} (\"gpus\": one row per source GPU)", rows.size(), P));
+    throw ConfigError(label, "/bytes",
+                      fmt::format("has {} rows, expected {} (\"gpus\": one row per source GPU)", rows.size(), P));
   TrafficMatrix m = TrafficMatrix::zeros(P, label);
   for (int s = 0; s < P; ++s) {
     const nlohmann::json& row = rows[static_cast<std::size_t>(s)];
     if (!row.is_array())
-      throw ConfigError(label, fmt::format("/bytes/{}", s),
-                        fmt::format("expected an array of {} numbers (bytes to each destination GPU), found {}", P, describe(row)));
+      throw ConfigError(
+          label, fmt::format("/bytes/{}", s),
+          fmt::format("expected an array of {} numbers (bytes to each destination GPU), found {}", P, describe(row)));
     if (row.size() != static_cast<std::size_t>(P))
       throw ConfigError(label, fmt::format("/bytes/{}", s),
                         fmt::format("has {} entries, expected {} (\"gpus\": one per destination GPU)", row.size(), P));
     for (int d = 0; d < P; ++d) {
       const nlohmann::json& v = row[static_cast<std::size_t>(d)];
       if (!v.is_number())
-        throw ConfigError(label, fmt::format("/bytes/{}/{}", s, d), fmt::format("expected a number of bytes, found {}", describe(v)));
+        throw ConfigError(label, fmt::format("/bytes/{}/{}", s, d),
+                          fmt::format("expected a number of bytes, found {}", describe(v)));
       const double b = v.get<double>();
       if (!std::isfinite(b))
-        throw ConfigError(label, fmt::format("/bytes/{}/{}", s, d), fmt::format("{} is not a finite number of bytes", v.dump()));
+        throw ConfigError(label, fmt::format("/bytes/{}/{}", s, d),
+                          fmt::format("{} is not a finite number of bytes", v.dump()));
       if (b < 0)
-        throw ConfigError(label, fmt::format("/bytes/{}/{}", s, d), fmt::format("{} is negative: bytes must be >= 0", v.dump()));
+        throw ConfigError(label, fmt::format("/bytes/{}/{}", s, d),
+                          fmt::format("{} is negative: bytes must be >= 0", v.dump()));
       m.at(s, d) = b;
     }
   }
@@ -144,7 +153,9 @@ TrafficMatrix parse_traffic_matrix_json(std::string_view text, const std::string
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -186,7 +197,8 @@ TrafficMatrix parse_traffic_matrix_csv(std::string_view text, const std::string&
     std::size_t start = 0;
     while (true) {
       const auto comma = line.find(',', start);
-      const auto field = trim(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+      const auto field =
+          trim(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
       if (n < 3) f[n] = field;
       ++n;
       if (comma == std::string_view::npos) break;
@@ -196,7 +208,8 @@ TrafficMatrix parse_traffic_matrix_csv(std::string_view text, const std::string&
     seen_content = true;
     if (n == 3 && first && lower(f[0]) == "src" && lower(f[1]) == "dst" && lower(f[2]) == "bytes") continue;  // header
     if (n != 3)
-      throw MatrixFormatError(label, line_no, fmt::format("expected 3 comma-separated fields src,dst,bytes, found {}", n));
+      throw MatrixFormatError(label, line_no,
+                              fmt::format("expected 3 comma-separated fields src,dst,bytes, found {}", n));
 
     int idx[2] = {0, 0};
     for (int k = 0; k < 2; ++k) {
@@ -210,11 +223,11 @@ TrafficMatrix parse_traffic_matrix_csv(std::string_view text, const std::string&
                                 fmt::format("{} {} is not a GPU index (an integer >= 0){}", what, shown(f[k]),
                                             first && k == 0 ? "; a header line must read exactly src,dst,bytes" : ""));
       if (res.ec == std::errc::result_out_of_range || v >= limit)
-        throw MatrixFormatError(
-            label, line_no,
-            expected_gpus > 0
-                ? fmt::format("{} {} is out of range: the cluster has {} GPUs (0-{})", what, f[k], expected_gpus, expected_gpus - 1)
-                : fmt::format("{} {} is out of range: a matrix has at most {} GPUs", what, f[k], kMaxTrafficMatrixGpus));
+        throw MatrixFormatError(label, line_no,
+                                expected_gpus > 0 ? fmt::format("{} {} is out of range: the cluster has {} GPUs (0-{})",
+                                                                what, f[k], expected_gpus, expected_gpus - 1)
+                                                  : fmt::format("{} {} is out of range: a matrix has at most {} GPUs",
+                                                                what, f[k], kMaxTrafficMatrixGpus));
       idx[k] = static_cast<int>(v);
     }
     double bytes = 0;
@@ -227,11 +240,15 @@ TrafficMatrix parse_traffic_matrix_csv(std::string_view text, const std::string&
       if (res.ec == std::errc::result_out_of_range) {
         // from_chars reports both overflow and underflow; underflow (e.g. 1e-400) is ~0 bytes.
         const double approx = std::strtod(std::string(f[2]).c_str(), nullptr);
-        if (std::isfinite(approx)) bytes = approx;
-        else throw MatrixFormatError(label, line_no, fmt::format("bytes {} is not a finite number", f[2]));
+        if (std::isfinite(approx))
+          bytes = approx;
+        else
+          throw MatrixFormatError(label, line_no, fmt::format("bytes {} is not a finite number", f[2]));
       }
-      if (!std::isfinite(bytes)) throw MatrixFormatError(label, line_no, fmt::format("bytes {} is not a finite number", f[2]));
-      if (bytes < 0) throw MatrixFormatError(label, line_no, fmt::format("bytes {} is negative: bytes must be >= 0", f[2]));
+      if (!std::isfinite(bytes))
+        throw MatrixFormatError(label, line_no, fmt::format("bytes {} is not a finite number", f[2]));
+      if (bytes < 0)
+        throw MatrixFormatError(label, line_no, fmt::format("bytes {} is negative: bytes must be >= 0", f[2]));
     }
     largest = std::max({largest, idx[0], idx[1]});
     rows.push_back({idx[0], idx[1], bytes, line_no});
@@ -253,9 +270,10 @@ TrafficMatrix load_traffic_matrix(const std::string& path, int expected_gpus) {
   const std::string name = lower(path);
   if (ends_with(name, ".json")) return parse_traffic_matrix_json(read_file(path), path, expected_gpus);
   if (ends_with(name, ".csv")) return parse_traffic_matrix_csv(read_file(path), path, expected_gpus);
-  throw InputError(fmt::format("{}: unknown traffic matrix format: the file name must end in .json (dense: "
-                               "{{\"gpus\": P, \"bytes\": [[...], ...]}}) or .csv (sparse: src,dst,bytes rows)",
-                               path));
+  throw InputError(
+      fmt::format("{}: unknown traffic matrix format: the file name must end in .json (dense: "
+                  "{{\"gpus\": P, \"bytes\": [[...], ...]}}) or .csv (sparse: src,dst,bytes rows)",
+                  path));
 }
 
 std::string traffic_matrix_to_csv(const TrafficMatrix& m) {
@@ -281,14 +299,16 @@ std::string traffic_matrix_to_json(const TrafficMatrix& m) {
 
 // ---- Replay ----------------------------------------------------------------------------
 
-ReplayResult replay_traffic(const Topology& topo, const CostFactors& costs, const TrafficMatrix& m, AllToAllAlgorithm algorithm) {
+ReplayResult replay_traffic(const Topology& topo, const CostFactors& costs, const TrafficMatrix& m,
+                            AllToAllAlgorithm algorithm, const ReplayOptions& options) {
   const int P = topo.gpu_count();
   if (m.gpus != P)
-    throw InputError(fmt::format("{}: the traffic matrix has {} GPUs but cluster {} has {} ({} nodes); index the matrix by "
-                                 "global GPU index (node x GPUs per node + local index)",
-                                 m.source, m.gpus, topo.name(), P, topo.node_count()));
-  MOESIM_CHECK(m.bytes.size() == static_cast<std::size_t>(P) * static_cast<std::size_t>(P), "matrix {} has {} entries for {} GPUs",
-               m.source, m.bytes.size(), P);
+    throw InputError(
+        fmt::format("{}: the traffic matrix has {} GPUs but cluster {} has {} ({} nodes); index the matrix by "
+                    "global GPU index (node x GPUs per node + local index)",
+                    m.source, m.gpus, topo.name(), P, topo.node_count()));
+  MOESIM_CHECK(m.bytes.size() == static_cast<std::size_t>(P) * static_cast<std::size_t>(P),
+               "matrix {} has {} entries for {} GPUs", m.source, m.bytes.size(), P);
   ReplayResult r;
   r.send_finish.assign(static_cast<std::size_t>(P), Time::zero());
   r.recv_finish.assign(static_cast<std::size_t>(P), Time::zero());
@@ -315,7 +335,8 @@ ReplayResult replay_traffic(const Topology& topo, const CostFactors& costs, cons
   for (int g = 0; g < P; ++g) ranks[static_cast<std::size_t>(g)] = GpuId::from(g);
   TaskGraph graph;
   const std::size_t hier = algorithm == AllToAllAlgorithm::Hierarchical ? 2 : 1;
-  graph.reserve(hier * nonzero + 2 * static_cast<std::size_t>(P) + 16, 2 * hier * nonzero + 2 * static_cast<std::size_t>(P) + 16);
+  graph.reserve(hier * nonzero + 2 * static_cast<std::size_t>(P) + 16,
+                2 * hier * nonzero + 2 * static_cast<std::size_t>(P) + 16);
   // Hierarchical: every rank's phase-1 gate is a zero-time compute task. It makes no
   // difference to the timing (all flows still start at t = 0); it keeps markers without
   // predecessors (a GPU that receives nothing in phase 1) from finishing inside the
@@ -326,8 +347,9 @@ ReplayResult replay_traffic(const Topology& topo, const CostFactors& costs, cons
     gates.reserve(static_cast<std::size_t>(P));
     for (int g = 0; g < P; ++g) gates.push_back(graph.add_compute(GpuId::from(g), Time::zero()));
   }
-  append_alltoallv(graph, topo, ranks, [&m](int s, int d) { return m.at(s, d); }, algorithm,
-                   costs.collective().alltoall_max_peers_in_flight, gates);
+  append_alltoallv(
+      graph, topo, ranks, [&m](int s, int d) { return m.at(s, d); }, algorithm,
+      costs.collective().alltoall_max_peers_in_flight, gates);
 
   Engine engine;
   Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
@@ -338,6 +360,8 @@ ReplayResult replay_traffic(const Topology& topo, const CostFactors& costs, cons
     if (t.kind != TaskKind::Transfer || t.src == t.dst) continue;  // self copies take no time
     r.send_finish[t.src.index()] = std::max(r.send_finish[t.src.index()], t.finish);
     r.recv_finish[t.dst.index()] = std::max(r.recv_finish[t.dst.index()], t.finish);
+    if (options.record_transfers)
+      r.transfer_log.push_back({.src = t.src, .dst = t.dst, .bytes = t.bytes, .start = t.start, .finish = t.finish});
   }
   r.transfers = network.flows_completed();
   const auto stats = network.link_stats();

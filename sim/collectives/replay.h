@@ -15,12 +15,15 @@
 // flow-level network with the given cost factors. With CostFactors::ideal() (no overheads,
 // efficiency 1, every peer at once) each transfer takes path latency + bytes at its max-min
 // rate exactly: the recipe for cross-checking the network model against other max-min
-// simulators on the same flows.
+// simulators on the same flows. Routes are TransferService's: the topology's paths, with
+// NCCL's PXN detour for cross-rail inter-node messages when costs.collective().pxn is set
+// (it is in ideal() too).
 //
 // Worked example (ideal, build_simple_cluster: 2 nodes x 8 GPUs, 4 NICs of 12.5 GB/s per
-// node, each shared by 2 GPUs): a uniform matrix of b bytes per ordered pair puts
-// 2 GPUs x 8 remote peers x b = 16 b on every NIC uplink; all 128 inter-node flows share
-// the NICs equally and end together at 16 b / 12.5e9 + the path latency.
+// node, each shared by 2 GPUs): a uniform matrix of b bytes per ordered pair puts 16 b on
+// every NIC uplink and downlink (plain routes: 2 GPUs x 8 remote peers; PXN: 8 GPUs x the
+// 2 remote GPUs on the NIC's rail); all 128 inter-node flows share the NICs equally, end
+// their bandwidth phase together at 16 b / 12.5e9 and are delivered a path latency later.
 //
 // Errors: a malformed file or bad entry is a ConfigError naming the file and the JSON
 // pointer ("m.json: /bytes/3/7: ...") or a MatrixFormatError ("m.csv:12: ..."); a matrix
@@ -51,7 +54,9 @@ struct TrafficMatrix {
   std::vector<double> bytes;  // row-major P x P: bytes[src * P + dst], each finite and >= 0
   std::string source;         // file name / label, for messages
 
-  double at(int src, int dst) const { return bytes[static_cast<std::size_t>(src) * static_cast<std::size_t>(gpus) + dst]; }
+  double at(int src, int dst) const {
+    return bytes[static_cast<std::size_t>(src) * static_cast<std::size_t>(gpus) + dst];
+  }
   double& at(int src, int dst) { return bytes[static_cast<std::size_t>(src) * static_cast<std::size_t>(gpus) + dst]; }
   /// A P x P matrix of zeros.
   static TrafficMatrix zeros(int gpus, std::string source = "matrix");
@@ -83,26 +88,41 @@ TrafficMatrix parse_traffic_matrix_csv(std::string_view text, const std::string&
 std::string traffic_matrix_to_csv(const TrafficMatrix& m);
 std::string traffic_matrix_to_json(const TrafficMatrix& m);
 
+/// One network transfer of the replay (direct: one per non-zero off-diagonal entry;
+/// hierarchical: the phase-1 and phase-2 messages). Self copies are not listed.
+struct ReplayTransfer {
+  GpuId src;
+  GpuId dst;
+  double bytes = 0;
+  Time start;   // when it was issued (0 unless the cost factors bound the peers in flight, or phase 2)
+  Time finish;  // when its last byte was delivered (bandwidth phase + path latency)
+};
+
+struct ReplayOptions {
+  bool record_transfers = false;  // fill ReplayResult::transfer_log (~40 B per transfer)
+};
+
 struct ReplayResult {
-  Time completion;                   // the last transfer's delivery (0 if nothing moved)
+  Time completion;  // the last transfer's delivery (0 if nothing moved)
   /// Per GPU: when the last transfer this GPU sends was delivered / the last transfer to
   /// it was delivered; 0 for a GPU with none. Hierarchical: the GPU's own transfers in both
   /// phases (phase 2 relays data of its node's GPUs).
   std::vector<Time> send_finish;
   std::vector<Time> recv_finish;
-  std::vector<double> bytes_sent;      // per GPU: matrix row sum without the diagonal
-  std::vector<double> bytes_received;  // per GPU: matrix column sum without the diagonal
-  double total_bytes = 0;              // sum of the off-diagonal entries
-  double self_bytes = 0;               // sum of the diagonal (local copies)
-  std::uint64_t transfers = 0;         // network transfers simulated (incl. zero-time self copies)
-  std::vector<LinkStats> links;        // per LinkId (Network::link_stats())
+  std::vector<double> bytes_sent;            // per GPU: matrix row sum without the diagonal
+  std::vector<double> bytes_received;        // per GPU: matrix column sum without the diagonal
+  double total_bytes = 0;                    // sum of the off-diagonal entries
+  double self_bytes = 0;                     // sum of the diagonal (local copies)
+  std::uint64_t transfers = 0;               // network transfers simulated (incl. zero-time self copies)
+  std::vector<LinkStats> links;              // per LinkId (Network::link_stats())
+  std::vector<ReplayTransfer> transfer_log;  // with ReplayOptions::record_transfers, in task order
 };
 
 /// Replays `m` (m.gpus must equal topo.gpu_count(), else InputError naming m.source) as
 /// one all-to-all-v starting at time 0. Uses costs.collective().alltoall_max_peers_in_flight
 /// and costs.network().completion_window, as simulate_collective does.
 ReplayResult replay_traffic(const Topology& topo, const CostFactors& costs, const TrafficMatrix& m,
-                            AllToAllAlgorithm algorithm = AllToAllAlgorithm::Direct);
+                            AllToAllAlgorithm algorithm = AllToAllAlgorithm::Direct, const ReplayOptions& options = {});
 
 /// utilization = wire bytes / (capacity x completion time): the share of the link's
 /// capacity over the whole replay that its traffic occupied (payload / efficiency; equal to
@@ -122,9 +142,9 @@ struct LinkUsage {
 struct LinkKindUsage {
   LinkClass link_class = LinkClass::NVLink;
   std::string kind;
-  int links = 0;           // directed links of this class and kind
-  int links_used = 0;      // of them, those that carried bytes
-  double capacity_Bps = 0; // summed over the links
+  int links = 0;            // directed links of this class and kind
+  int links_used = 0;       // of them, those that carried bytes
+  double capacity_Bps = 0;  // summed over the links
   double min_link_capacity_Bps = 0;
   double max_link_capacity_Bps = 0;
   double bytes = 0;

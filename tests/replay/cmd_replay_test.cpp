@@ -1,11 +1,11 @@
 // Tests of `moesim replay` (tools/cmd_replay.cpp) through CLI11, as main() runs it.
-#include <gtest/gtest.h>
-
 #include <cstdio>
 #include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
 
 #include "sim/collectives/replay.h"
 #include "tools/commands.h"
@@ -29,12 +29,15 @@ std::string run(const std::string& args) {
   return testing::internal::GetCapturedStdout();
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
 TEST(ReplayCommand, PrintsCompletionPerGpuTimesLinkKindsAndBusiestLinks) {
-  const auto out = run("replay --cluster " + kData + "ideal-8gpu-4nic.json --matrix " + kData + "skewed-16gpu.csv --ideal");
+  const auto out =
+      run("replay --cluster " + kData + "ideal-8gpu-4nic.json --matrix " + kData + "skewed-16gpu.csv --ideal");
   EXPECT_TRUE(contains(out, "completion time: ")) << out;
   EXPECT_TRUE(contains(out, "cost factors: ideal")) << out;
   EXPECT_TRUE(contains(out, "recv finish (us)")) << out;
@@ -94,13 +97,15 @@ TEST(ReplayCommand, AMatrixThatDoesNotFitTheClusterIsAnErrorNamingTheFile) {
     FAIL() << "no error";
   } catch (const moesim::ConfigError& e) {
     EXPECT_EQ(e.json_path(), "/gpus");
-    EXPECT_TRUE(contains(e.what(), "skewed-16gpu.json: /gpus: the matrix has 16 GPUs but the cluster has 24")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "skewed-16gpu.json: /gpus: the matrix has 16 GPUs but the cluster has 24"))
+        << e.what();
   }
   try {
     run("replay --cluster " + kData + "ideal-8gpu-4nic.json --nodes 1 --matrix " + kData + "skewed-16gpu.csv");
     FAIL() << "no error";
   } catch (const moesim::MatrixFormatError& e) {
-    EXPECT_TRUE(contains(e.what(), "skewed-16gpu.csv:13: dst 8 is out of range: the cluster has 8 GPUs (0-7)")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "skewed-16gpu.csv:13: dst 8 is out of range: the cluster has 8 GPUs (0-7)"))
+        << e.what();
   }
 }
 
@@ -109,4 +114,29 @@ TEST(ReplayCommand, ClusterAndMatrixAreRequiredAndIdealExcludesCalibration) {
   EXPECT_THROW(run("replay --cluster p4d.24xlarge"), CLI::RequiredError);
   EXPECT_THROW(run("replay --cluster p4d.24xlarge --matrix x.csv --ideal --calibration c.json"), CLI::ExcludesError);
   EXPECT_THROW(run("replay --cluster p4d.24xlarge --matrix x.txt"), moesim::InputError);
+}
+
+TEST(ReplayCommand, WritesEveryLinkAndEveryTransferToCsvForCrossChecks) {
+  const std::string links = testing::TempDir() + "/replay-links.csv", flows = testing::TempDir() + "/replay-flows.csv";
+  run("replay --cluster " + kData + "ideal-8gpu-4nic.json --matrix " + kData +
+      "skewed-16gpu.csv --ideal --no-pxn --links-csv " + links + " --flows-csv " + flows);
+  const auto read = [](const std::string& p) {
+    std::ifstream f(p);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(f, l);) lines.push_back(l);
+    return lines;
+  };
+  const auto l = read(links), fl = read(flows);
+  // 116 directed links (moesim topo show), 240 off-diagonal pairs; plus the header lines.
+  ASSERT_EQ(l.size(), 117u);
+  EXPECT_EQ(l[0], "link,from,to,class,kind,capacity_GBps,latency_us,bytes,wire_bytes,utilization,busy_us,peak_flows");
+  ASSERT_EQ(fl.size(), 241u);
+  EXPECT_EQ(fl[0], "src,dst,src_name,dst_name,bytes,start_us,finish_us");
+  EXPECT_EQ(fl[1].rfind("0,1,n0/gpu0,n0/gpu1,4194304,0,", 0), 0u) << fl[1];
+  bool nic = false;
+  for (const auto& line : l)
+    nic = nic || line.find(",n0/nic2,switch,network_access,efa-v1,12.5,2,") != std::string::npos;
+  EXPECT_TRUE(nic);
+  std::remove(links.c_str());
+  std::remove(flows.c_str());
 }

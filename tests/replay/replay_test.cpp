@@ -1,12 +1,13 @@
 // Tests of replay_traffic (sim/collectives/replay.h): a captured traffic matrix replayed as one
 // all-to-all-v, against the collective simulation and against closed-form max-min times.
-#include <gtest/gtest.h>
+#include "sim/collectives/replay.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "sim/collectives/replay.h"
+#include <gtest/gtest.h>
+
 #include "topologies/builders.h"
 #include "topologies/cluster_loader.h"
 
@@ -58,7 +59,9 @@ std::string name_of(const Topology& topo, LinkId l) {
   return topo.vertex(topo.link_from(l)).name + " -> " + topo.vertex(topo.link_to(l)).name;
 }
 
-std::string example_cluster() { return std::string(MOESIM_SOURCE_DIR) + "/tests/replay/data/ideal-8gpu-4nic.json"; }
+std::string example_cluster() {
+  return std::string(MOESIM_SOURCE_DIR) + "/tests/replay/data/ideal-8gpu-4nic.json";
+}
 
 }  // namespace
 
@@ -100,7 +103,8 @@ TEST(Replay, AnIdealUniformAllToAllEndsAtTheBusiestNicsBytesOverItsBandwidthPlus
       const int P = topo.gpu_count();
       TrafficMatrix m = uniform(P, b);
       for (int g = 0; g < P; ++g) m.at(g, g) = 0;
-      const ReplayResult r = replay_traffic(topo, pxn ? CostFactors::ideal() : ideal_without_pxn(), m, AllToAllAlgorithm::Direct);
+      const ReplayResult r =
+          replay_traffic(topo, pxn ? CostFactors::ideal() : ideal_without_pxn(), m, AllToAllAlgorithm::Direct);
       const double nic_bytes = 16.0 * (nodes - 1) * b;
       const double expected_s = nic_bytes / kNic_Bps + (pxn ? kPxnLatency_s : kPlainLatency_s);
       EXPECT_NEAR(r.completion.seconds(), expected_s, 1e-9 * expected_s);
@@ -249,6 +253,27 @@ TEST(Replay, HierarchicalWithGpusThatReceiveNothingInPhaseOneCompletes) {
   EXPECT_EQ(r.completion, std::max(r.recv_finish[20], r.recv_finish[2]));
 }
 
+TEST(Replay, TheTransferLogListsEveryNetworkTransferWithItsTimes) {
+  // Plain paths, ideal: GPU 0 sends B to GPU 1 (NVLink: B / 300e9 + 1 us) and to GPU 9
+  // (n1/gpu1 through nic0 of each node: B / 12.5e9 + 8 us); the self copy is not listed.
+  const Topology topo = build_simple_cluster(issue_spec(2));
+  TrafficMatrix m = TrafficMatrix::zeros(topo.gpu_count(), "log");
+  const double B = 1e6;
+  m.at(0, 0) = B;
+  m.at(0, 1) = B;
+  m.at(0, 9) = B;
+  const ReplayResult r =
+      replay_traffic(topo, ideal_without_pxn(), m, AllToAllAlgorithm::Direct, {.record_transfers = true});
+  ASSERT_EQ(r.transfer_log.size(), 2u);
+  EXPECT_EQ(r.transfer_log[0].dst, GpuId(1));
+  EXPECT_EQ(r.transfer_log[0].start, Time::zero());
+  EXPECT_NEAR(r.transfer_log[0].finish.seconds(), B / 300e9 + 1e-6, 1e-12);
+  EXPECT_EQ(r.transfer_log[1].dst, GpuId(9));
+  EXPECT_NEAR(r.transfer_log[1].finish.seconds(), B / kNic_Bps + kPlainLatency_s, 1e-12);
+  EXPECT_EQ(r.transfers, 3u);  // the self copy is a (zero-time) transfer too
+  EXPECT_TRUE(replay_traffic(topo, ideal_without_pxn(), m).transfer_log.empty());
+}
+
 TEST(Replay, TheExampleClusterFileBuildsTheSameClusterAsTheBuilder) {
   // tests/replay/data/ideal-8gpu-4nic.json states every bandwidth and latency explicitly; it
   // must replay exactly like build_simple_cluster with the same figures.
@@ -284,7 +309,8 @@ TEST(Replay, AMatrixOfTheWrongSizeIsAnInputErrorNamingTheMatrix) {
     replay_traffic(topo, CostFactors::ideal(), m);
     FAIL() << "no error";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("small.json: the traffic matrix has 8 GPUs but cluster"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("small.json: the traffic matrix has 8 GPUs but cluster"), std::string::npos)
+        << e.what();
     EXPECT_NE(std::string(e.what()).find("has 16"), std::string::npos) << e.what();
   }
   TrafficMatrix bad = TrafficMatrix::zeros(16, "made.json");

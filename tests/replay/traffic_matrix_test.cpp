@@ -1,10 +1,10 @@
 // Tests of the traffic-matrix formats (sim/collectives/replay.h): dense JSON and sparse CSV,
 // and the error each malformed input gives (file + JSON pointer, or file:line).
-#include <gtest/gtest.h>
-
 #include <cstdio>
 #include <fstream>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "sim/collectives/replay.h"
 #include "topologies/builders.h"
@@ -13,7 +13,9 @@ using namespace moesim;
 
 namespace {
 
-std::string data(const std::string& name) { return std::string(MOESIM_SOURCE_DIR) + "/tests/replay/data/" + name; }
+std::string data(const std::string& name) {
+  return std::string(MOESIM_SOURCE_DIR) + "/tests/replay/data/" + name;
+}
 
 // The message of the ConfigError `f` throws, with its file and JSON pointer checked.
 template <typename F>
@@ -43,7 +45,9 @@ std::string csv_error(F&& f, const std::string& file, int line) {
   return "";
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -57,8 +61,8 @@ TEST(TrafficMatrixJson, ReadsADenseMatrixRowBySource) {
 }
 
 TEST(TrafficMatrixCsv, ReadsSparseRowsWithHeaderCommentsAndBlankLines) {
-  const auto m = parse_traffic_matrix_csv("# captured on 2 nodes\n src , dst , bytes \n\n0,3,100\n2,1,1e3  # trailing comment\r\n",
-                                          "m.csv");
+  const auto m = parse_traffic_matrix_csv(
+      "# captured on 2 nodes\n src , dst , bytes \n\n0,3,100\n2,1,1e3  # trailing comment\r\n", "m.csv");
   EXPECT_EQ(m.gpus, 4);  // no expected size: the largest index + 1
   EXPECT_EQ(m.at(0, 3), 100);
   EXPECT_EQ(m.at(2, 1), 1000);
@@ -118,14 +122,14 @@ TEST(TrafficMatrixFiles, TheFormatComesFromTheExtension) {
 // ---- JSON errors: file + JSON pointer ---------------------------------------------------
 
 TEST(TrafficMatrixJsonErrors, AGpuCountOtherThanTheClustersNamesGpus) {
-  const auto msg = config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,1],[1,0]]})", "m.json", 16); },
-                                "m.json", "/gpus");
+  const auto msg = config_error(
+      [] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,1],[1,0]]})", "m.json", 16); }, "m.json", "/gpus");
   EXPECT_TRUE(contains(msg, "m.json: /gpus: the matrix has 2 GPUs but the cluster has 16")) << msg;
 }
 
 TEST(TrafficMatrixJsonErrors, TheWrongNumberOfRowsNamesBytes) {
-  const auto msg = config_error([] { parse_traffic_matrix_json(R"({"gpus": 3, "bytes": [[0,1,2],[1,0,2]]})", "m.json"); },
-                                "m.json", "/bytes");
+  const auto msg = config_error(
+      [] { parse_traffic_matrix_json(R"({"gpus": 3, "bytes": [[0,1,2],[1,0,2]]})", "m.json"); }, "m.json", "/bytes");
   EXPECT_TRUE(contains(msg, "has 2 rows, expected 3")) << msg;
 }
 
@@ -142,32 +146,35 @@ TEST(TrafficMatrixJsonErrors, ANegativeEntryNamesItsPointer) {
 }
 
 TEST(TrafficMatrixJsonErrors, ANonNumericEntryNamesItsPointer) {
-  const auto msg = config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,"12"],[1,0]]})", "m.json"); },
-                                "m.json", "/bytes/0/1");
+  const auto msg = config_error(
+      [] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,"12"],[1,0]]})", "m.json"); }, "m.json", "/bytes/0/1");
   EXPECT_TRUE(contains(msg, "expected a number of bytes, found string \"12\"")) << msg;
-  config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,null],[1,0]]})", "m.json"); }, "m.json", "/bytes/0/1");
-  config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,true],[1,0]]})", "m.json"); }, "m.json", "/bytes/0/1");
-  config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,1],{"a":1}]})", "m.json"); }, "m.json", "/bytes/1");
+  config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,null],[1,0]]})", "m.json"); }, "m.json",
+               "/bytes/0/1");
+  config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,true],[1,0]]})", "m.json"); }, "m.json",
+               "/bytes/0/1");
+  config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0,1],{"a":1}]})", "m.json"); }, "m.json",
+               "/bytes/1");
   config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": 7})", "m.json"); }, "m.json", "/bytes");
 }
 
 TEST(TrafficMatrixJsonErrors, ANonFiniteEntryNamesItsLineAndColumn) {
   // JSON has no NaN or Infinity; a literal that overflows a double is the only way to write one.
-  const auto msg = config_error([] { parse_traffic_matrix_json("{\"gpus\": 2,\n \"bytes\": [[0, 1e999], [1, 0]]}", "m.json"); },
-                                "m.json", "");
+  const auto msg = config_error(
+      [] { parse_traffic_matrix_json("{\"gpus\": 2,\n \"bytes\": [[0, 1e999], [1, 0]]}", "m.json"); }, "m.json", "");
   EXPECT_TRUE(contains(msg, "line 2, column 16")) << msg;
   EXPECT_TRUE(contains(msg, "1e999 is not finite")) << msg;
-  const auto nan = config_error([] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0, NaN], [1, 0]]})", "m.json"); },
-                                "m.json", "");
+  const auto nan = config_error(
+      [] { parse_traffic_matrix_json(R"({"gpus": 2, "bytes": [[0, NaN], [1, 0]]})", "m.json"); }, "m.json", "");
   EXPECT_TRUE(contains(nan, "malformed JSON at line 1")) << nan;
 }
 
 TEST(TrafficMatrixJsonErrors, MalformedJsonUnknownKeysAndMissingKeysAreNamed) {
-  const auto bad = config_error([] { parse_traffic_matrix_json("{\"gpus\": 2,\n \"bytes\": [[0, 1] [1, 0]]}", "m.json"); },
-                                "m.json", "");
+  const auto bad = config_error(
+      [] { parse_traffic_matrix_json("{\"gpus\": 2,\n \"bytes\": [[0, 1] [1, 0]]}", "m.json"); }, "m.json", "");
   EXPECT_TRUE(contains(bad, "malformed JSON at line 2")) << bad;
-  const auto unknown =
-      config_error([] { parse_traffic_matrix_json(R"({"gpus": 1, "bytes": [[0]], "unit": "MB"})", "m.json"); }, "m.json", "/unit");
+  const auto unknown = config_error(
+      [] { parse_traffic_matrix_json(R"({"gpus": 1, "bytes": [[0]], "unit": "MB"})", "m.json"); }, "m.json", "/unit");
   EXPECT_TRUE(contains(unknown, "unknown key")) << unknown;
   config_error([] { parse_traffic_matrix_json(R"({"gpus": 1})", "m.json"); }, "m.json", "/bytes");
   config_error([] { parse_traffic_matrix_json(R"({"bytes": [[0]]})", "m.json"); }, "m.json", "/gpus");
@@ -179,7 +186,8 @@ TEST(TrafficMatrixJsonErrors, MalformedJsonUnknownKeysAndMissingKeysAreNamed) {
 // ---- CSV errors: file:line ---------------------------------------------------------------
 
 TEST(TrafficMatrixCsvErrors, AnIndexOutsideTheClusterNamesFileAndLine) {
-  const auto msg = csv_error([] { parse_traffic_matrix_csv("src,dst,bytes\n0,1,5\n3,16,5\n", "m.csv", 16); }, "m.csv", 3);
+  const auto msg =
+      csv_error([] { parse_traffic_matrix_csv("src,dst,bytes\n0,1,5\n3,16,5\n", "m.csv", 16); }, "m.csv", 3);
   EXPECT_EQ(msg, "m.csv:3: dst 16 is out of range: the cluster has 16 GPUs (0-15)");
   const auto src = csv_error([] { parse_traffic_matrix_csv("99,1,5\n", "m.csv", 16); }, "m.csv", 1);
   EXPECT_TRUE(contains(src, "src 99 is out of range")) << src;
