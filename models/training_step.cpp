@@ -203,11 +203,11 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   // Backward with bucketed gradient all-reduce.
   const int channels = default_ring_channels(topo, all);
   double bucket = 0;
-  std::vector<TaskId> reduce_done;
+  // All-reduces hang off the backward chain without joining it (they overlap the rest of
+  // backward); the executor runs every task, so the iteration ends when the last one does.
   auto flush = [&](double bytes) {
     if (bytes <= 0 || P == 1) return;
-    const auto h = append_allreduce_ring(graph, topo, all, bytes, channels, last, kAllReduce, options.allreduce_max_steps);
-    reduce_done.insert(reduce_done.end(), h.done.begin(), h.done.end());
+    append_allreduce_ring(graph, topo, all, bytes, channels, last, kAllReduce, options.allreduce_max_steps);
   };
   for (int layer = model.layers - 1; layer >= 0; --layer) {
     if (model.is_moe_layer(layer)) {
@@ -243,9 +243,8 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
         replicas.push_back(GpuId::from(grp * layout.ep_size + r));
         after.push_back(last[grp * layout.ep_size + r]);
       }
-      const auto h = append_allreduce_ring(graph, topo, replicas, bytes, default_ring_channels(topo, replicas), after,
-                                           kAllReduce, options.allreduce_max_steps);
-      reduce_done.insert(reduce_done.end(), h.done.begin(), h.done.end());
+      append_allreduce_ring(graph, topo, replicas, bytes, default_ring_channels(topo, replicas), after, kAllReduce,
+                            options.allreduce_max_steps);
     }
   }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "sim/error.h"
 
@@ -79,19 +80,20 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
   CollectiveHandles h;
   h.done.resize(P);
 
-  // One rank's sends in schedule order with bounded concurrency; returns the sends.
-  auto sends = [&](int r, const std::vector<std::pair<int, double>>& to, std::span<const TaskId> gate, TaskId done) {
+  // One rank's sends to `to` (peer, bytes) in order, at most max_peers_in_flight at once,
+  // each after `gate` (if any) and before the task notify(peer) returns.
+  auto sends = [&](int r, const std::vector<std::pair<int, double>>& to, std::optional<TaskId> gate, auto notify) {
     std::vector<TaskId> ids;
     ids.reserve(to.size());
     for (std::size_t k = 0; k < to.size(); ++k) {
       const TaskId t = g.add_transfer(ranks[r], ranks[to[k].first], to[k].second, category);
-      for (TaskId w : gate) g.depend(w, t);
+      if (gate) g.depend(*gate, t);
       if (max_peers_in_flight > 0 && k >= static_cast<std::size_t>(max_peers_in_flight)) g.depend(ids[k - max_peers_in_flight], t);
-      g.depend(t, done);
+      g.depend(t, notify(to[k].first));
       ids.push_back(t);
     }
-    return ids;
   };
+  auto gate_of = [&](int r) { return start_after.empty() ? std::nullopt : std::optional<TaskId>(start_after[r]); };
 
   if (algorithm == AllToAllAlgorithm::Direct || l.by_node.size() == 1) {
     for (int r = 0; r < P; ++r) h.done[r] = g.add_marker(category);
@@ -101,8 +103,8 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
         const double b = bytes(r, peer);
         if (b > 0) to.emplace_back(peer, b);
       }
-      const TaskId gate = start_after.empty() ? 0 : start_after[r];
-      sends(r, to, start_after.empty() ? std::span<const TaskId>{} : std::span<const TaskId>(&gate, 1), h.done[r]);
+      const TaskId done = h.done[r];
+      sends(r, to, gate_of(r), [done](int) { return done; });
     }
     return h;
   }
@@ -125,16 +127,9 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
         for (int m = 0; m < N; ++m) b += bytes(r, l.by_node[m][j]);
         if (b > 0) to.emplace_back(l.by_node[n][j], b);
       }
-      const TaskId gate = start_after.empty() ? 0 : start_after[r];
-      std::vector<TaskId> ids;
-      for (std::size_t k = 0; k < to.size(); ++k) {
-        const TaskId t = g.add_transfer(ranks[r], ranks[to[k].first], to[k].second, category);
-        if (!start_after.empty()) g.depend(gate, t);
-        if (max_peers_in_flight > 0 && k >= static_cast<std::size_t>(max_peers_in_flight)) g.depend(ids[k - max_peers_in_flight], t);
-        g.depend(t, phase1_in[to[k].first]);  // the receiver's phase 2 waits for it
-        ids.push_back(t);
-      }
-      if (!start_after.empty()) g.depend(gate, phase1_in[r]);
+      // The receiver's phase 2 waits for every phase-1 transfer into it.
+      sends(r, to, gate_of(r), [&phase1_in](int peer) { return phase1_in[peer]; });
+      if (!start_after.empty()) g.depend(start_after[r], phase1_in[r]);
     }
   // Phase 2: (n,j) -> (m,j) for m != n.
   for (int n = 0; n < N; ++n)
@@ -147,9 +142,9 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
         for (int i = 0; i < G; ++i) b += bytes(l.by_node[n][i], l.by_node[m][j]);
         if (b > 0) to.emplace_back(l.by_node[m][j], b);
       }
-      const TaskId gate = phase1_in[r];
-      g.depend(gate, h.done[r]);
-      sends(r, to, std::span<const TaskId>(&gate, 1), h.done[r]);
+      const TaskId done = h.done[r];
+      g.depend(phase1_in[r], done);
+      sends(r, to, phase1_in[r], [done](int) { return done; });
     }
   return h;
 }
