@@ -46,7 +46,9 @@ nlohmann::json JsonReader::parse_text(std::string_view text, const std::string& 
   } catch (const nlohmann::json::parse_error& e) {
     // Translate the byte offset into line:column for the user.
     std::size_t line = 1, col = 1;
-    const std::size_t upto = std::min<std::size_t>(e.byte, text.size());
+    // e.byte is the 1-based position of the offending character (size + 1 at end of input):
+    // count the characters before it.
+    const std::size_t upto = std::min<std::size_t>(e.byte, text.size() + 1);
     for (std::size_t i = 0; i + 1 < upto; ++i) {
       if (text[i] == '\n') { ++line; col = 1; } else { ++col; }
     }

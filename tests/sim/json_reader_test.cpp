@@ -21,6 +21,12 @@ TEST(JsonReader, MalformedJsonNamesTheFileLineAndColumn) {
   EXPECT_NE(msg.find("line 3"), std::string::npos) << msg;
 }
 
+TEST(JsonReader, ATruncatedFileReportsTheLineAfterTheLastNewline) {
+  // "{\"a\": [\n" ends after the newline: the error is at line 2, column 1.
+  const auto msg = message_of([] { JsonReader::parse_text("{\"a\": [\n", "t.json"); });
+  EXPECT_NE(msg.find("line 2, column 1"), std::string::npos) << msg;
+}
+
 TEST(JsonReader, UnknownKeysAreErrorsNamingTheJsonPath) {
   const auto doc = JsonReader::parse_text(R"({"nodes": [{"gpus": 8, "gpsu": 2}]})", "c.json");
   const auto msg = message_of([&] {
