@@ -45,6 +45,22 @@ struct SubMoe {
   int capacity = -1;  // < 0: unlimited
 };
 
+// Fills `dst` with token t's experts in sub-MoE `sub`: its unconstrained top-k for the
+// global part, else its best choices among the part's experts. True when the choice differs
+// from its unconstrained top-k (a rerouted token).
+bool choose_in_part(const RoutingInput& in, int gpu, int t, bool global, const SubMoe& sub, std::span<std::uint16_t> dst,
+                    Rng& rng) {
+  const auto stored = in.gating.token(gpu, t);
+  if (global) {
+    std::copy_n(stored.begin(), sub.k, dst.begin());
+    return false;
+  }
+  const ExpertRange ranges[] = {sub.experts};
+  const int got = restricted_choices(in.gating, gpu, t, ranges, sub.k, dst, rng);
+  MOESIM_CHECK(got == sub.k, "token {} got {} of {} experts", t, got, sub.k);
+  return !routing::same_experts(dst, stored.first(static_cast<std::size_t>(sub.k)));
+}
+
 // Routes `n` tokens of `gpu` (choices: n x m.k) through a sub-MoE; fills `keep`.
 void run_sub_moe(routing::PlanBuilder& b, const RoutingInput& in, int gpu, const SubMoe& m,
                  std::span<const std::uint16_t> choices, int n, std::vector<std::uint8_t>& keep) {
@@ -166,17 +182,9 @@ class ScomoeStrategy final : public RoutingStrategy {
         out.resize(static_cast<std::size_t>(sub.k));
         for (int i = 0; i < n; ++i) {
           const int t = tokens[static_cast<std::size_t>(i)];
-          const auto stored = in.gating.token(gpu, t);
           std::span<std::uint16_t> dst(choices.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(sub.k),
                                        static_cast<std::size_t>(sub.k));
-          if (p == 2) {
-            std::copy_n(stored.begin(), sub.k, dst.begin());
-            continue;
-          }
-          const ExpertRange ranges[] = {sub.experts};
-          const int got = restricted_choices(in.gating, gpu, t, ranges, sub.k, dst, rng);
-          MOESIM_CHECK(got == sub.k, "token {} got {} of {} experts", t, got, sub.k);
-          if (!routing::same_experts(dst, stored.first(static_cast<std::size_t>(sub.k)))) b.stats(gpu).rerouted_tokens += 1;
+          if (choose_in_part(in, gpu, t, p == 2, sub, dst, rng)) b.stats(gpu).rerouted_tokens += 1;
         }
         run_sub_moe(b, in, gpu, sub, choices, n, keep);
         for (int i = 0; i < n; ++i) {
@@ -236,17 +244,9 @@ class ScomoeStrategy final : public RoutingStrategy {
         keep[p].clear();
         if (!active[p]) continue;
         for (int t = 0; t < S; ++t) {
-          const auto stored = in.gating.token(gpu, t);
           std::span<std::uint16_t> dst(choices[p].data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(sub.k),
                                        static_cast<std::size_t>(sub.k));
-          if (p == 2) {
-            std::copy_n(stored.begin(), sub.k, dst.begin());
-            continue;
-          }
-          const ExpertRange ranges[] = {sub.experts};
-          const int got = restricted_choices(in.gating, gpu, t, ranges, sub.k, dst, rng);
-          MOESIM_CHECK(got == sub.k, "token {} got {} of {} experts", t, got, sub.k);
-          if (!routing::same_experts(dst, stored.first(static_cast<std::size_t>(sub.k)))) rerouted[static_cast<std::size_t>(t)] = 1;
+          if (choose_in_part(in, gpu, t, p == 2, sub, dst, rng)) rerouted[static_cast<std::size_t>(t)] = 1;
         }
         run_sub_moe(b, in, gpu, sub, choices[p], S, keep[p]);
       }
