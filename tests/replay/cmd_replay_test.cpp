@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "sim/collectives/replay.h"
+#include "tests/cli_capture.h"
 #include "tools/commands.h"
 #include "topologies/cluster_loader.h"
 
@@ -15,19 +16,7 @@ namespace {
 
 const std::string kData = std::string(MOESIM_SOURCE_DIR) + "/tests/replay/data/";
 
-std::string run(const std::string& args) {
-  CLI::App app{"moesim"};
-  moesim::cli::add_replay_command(app);
-  testing::internal::CaptureStdout();
-  try {
-    app.parse(args, false);
-  } catch (...) {
-    testing::internal::GetCapturedStdout();
-    throw;
-  }
-  std::fflush(stdout);
-  return testing::internal::GetCapturedStdout();
-}
+std::string run(const std::string& args) { return moesim::testing_cli::run_cli(moesim::cli::add_replay_command, args); }
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;

@@ -4,24 +4,13 @@
 #include <string>
 
 #include "sim/error.h"
+#include "tests/cli_capture.h"
 #include "tools/commands.h"
 #include "topologies/cluster_loader.h"
 
 namespace {
 
-std::string run(const std::string& args) {
-  CLI::App app{"moesim"};
-  moesim::cli::add_topo_command(app);
-  testing::internal::CaptureStdout();
-  try {
-    app.parse(args, false);
-  } catch (...) {
-    testing::internal::GetCapturedStdout();
-    throw;
-  }
-  std::fflush(stdout);
-  return testing::internal::GetCapturedStdout();
-}
+std::string run(const std::string& args) { return moesim::testing_cli::run_cli(moesim::cli::add_topo_command, args); }
 
 }  // namespace
 
