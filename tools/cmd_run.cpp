@@ -9,6 +9,7 @@
 #include "sim/error.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
+#include "tools/run_setup.h"
 
 namespace moesim::cli {
 
@@ -27,13 +28,6 @@ struct RunArgs {
   bool json = false;
 };
 
-std::pair<std::string, std::string> split_kv(const std::string& kv) {
-  const auto eq = kv.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw InputError(fmt::format("--set \"{}\": expected key=value (model keys like top_k=2, or strategy.NAME=VALUE)", kv));
-  return {kv.substr(0, eq), kv.substr(eq + 1)};
-}
-
 struct Prepared {
   Topology topo;
   CostFactors costs;
@@ -42,58 +36,12 @@ struct Prepared {
 };
 
 Prepared prepare(const RunArgs& a) {
-  Prepared p{a.cluster.load(), a.costs.load(), load_model(a.model), {}};
-  std::vector<std::pair<std::string, std::string>> model_sets;
-  for (const auto& kv : a.sets) {
-    auto [k, v] = split_kv(kv);
-    if (k.rfind("strategy.", 0) == 0) p.strategy_params.emplace_back(k.substr(9), v);
-    else model_sets.emplace_back(k, v);
-  }
-  if (!model_sets.empty()) apply_overrides(p.model, model_sets);
-  return p;
+  const SetArguments sets = split_sets(a.sets);
+  return Prepared{a.cluster.load(), a.costs.load(), load_model_with(a.model, sets), sets.strategy};
 }
 
 TrainingStepOptions options_for(const RunArgs& a, const Prepared& p, const std::string& strategy, bool only_declared) {
-  TrainingStepOptions o;
-  o.strategy = strategy;
-  o.seed = a.seed;
-  o.distinct_layer_plans = a.distinct_layer_plans;
-  const StrategyInfo* info = find_strategy(strategy);
-  if (!info) {
-    std::vector<std::string> names;
-    for (const auto& s : strategy_table()) names.emplace_back(s.name);
-    throw InputError(fmt::format("unknown strategy \"{}\": expected one of {}", strategy, fmt::join(names, ", ")));
-  }
-  for (const auto& [k, v] : p.strategy_params) {
-    const bool declared = std::any_of(info->params.begin(), info->params.end(), [&](const ParamInfo& pi) { return pi.name == k; });
-    if (only_declared && !declared) continue;  // compare: a parameter applies to the strategies that have it
-    set_strategy_param(o.params, k, v);
-  }
-  return o;
-}
-
-nlohmann::json to_json(const TrainingStepResult& r) {
-  nlohmann::json util = nlohmann::json::object();
-  for (const auto& [k, v] : r.link_utilization) util[k] = v;
-  return {{"strategy", r.strategy},
-          {"model", r.model},
-          {"cluster", r.cluster},
-          {"nodes", r.nodes},
-          {"gpus", r.gpus},
-          {"iteration_time_s", r.iteration_time_s},
-          {"tokens_per_s", r.tokens_per_s},
-          {"breakdown",
-           {{"compute_s", r.breakdown.compute_s},
-            {"dispatch_s", r.breakdown.dispatch_s},
-            {"combine_s", r.breakdown.combine_s},
-            {"allreduce_s", r.breakdown.allreduce_s},
-            {"exposed_communication_s", r.breakdown.exposed_communication_s}}},
-          {"inter_node_bytes_per_gpu", r.inter_node_bytes_per_gpu},
-          {"dropped_fraction", r.dropped_fraction},
-          {"rerouted_fraction", r.rerouted_fraction},
-          {"link_utilization", util},
-          {"tasks", r.tasks},
-          {"flows", r.flows}};
+  return training_options(strategy, p.strategy_params, a.seed, a.distinct_layer_plans, only_declared);
 }
 
 void print_header(const Prepared& p, const RunArgs& a) {
@@ -105,7 +53,7 @@ void run_one(const RunArgs& a) {
   const Prepared p = prepare(a);
   const auto r = simulate_training_step(p.topo, p.costs, p.model, options_for(a, p, a.strategy, false));
   if (a.json) {
-    fmt::print("{}\n", to_json(r).dump(2));
+    fmt::print("{}\n", result_to_json(r).dump(2));
     return;
   }
   print_header(p, a);
@@ -129,18 +77,7 @@ void run_one(const RunArgs& a) {
 
 void run_compare(const RunArgs& a) {
   const Prepared p = prepare(a);
-  std::vector<std::string> names;
-  if (a.strategies == "all") {
-    for (const auto& s : strategy_table()) names.emplace_back(s.name);
-  } else {
-    std::size_t start = 0;
-    while (start <= a.strategies.size()) {
-      const auto c = a.strategies.find(',', start);
-      names.push_back(a.strategies.substr(start, c == std::string::npos ? std::string::npos : c - start));
-      if (c == std::string::npos) break;
-      start = c + 1;
-    }
-  }
+  std::vector<std::string> names = parse_strategy_list(a.strategies);
   if (std::find(names.begin(), names.end(), a.baseline) == names.end()) names.insert(names.begin(), a.baseline);
   struct Row {
     std::string name;
@@ -170,7 +107,7 @@ void run_compare(const RunArgs& a) {
         out["strategies"].push_back({{"name", row.name}, {"error", row.error}});
         continue;
       }
-      auto j = to_json(*row.r);
+      auto j = result_to_json(*row.r);
       j["name"] = row.name;
       j["speedup"] = base / row.r->iteration_time_s;
       out["strategies"].push_back(j);

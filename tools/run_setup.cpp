@@ -1,0 +1,105 @@
+#include "tools/run_setup.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "models/strategy.h"
+#include "sim/error.h"
+
+namespace moesim::cli {
+
+std::pair<std::string, std::string> split_set(const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError(fmt::format("--set \"{}\": expected key=value (model keys like top_k=2, or strategy.NAME=VALUE)", kv));
+  return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+SetArguments split_sets(const std::vector<std::string>& sets) {
+  SetArguments out;
+  for (const auto& kv : sets) {
+    auto [k, v] = split_set(kv);
+    if (k.rfind("strategy.", 0) == 0) out.strategy.emplace_back(k.substr(9), v);
+    else out.model.emplace_back(k, v);
+  }
+  return out;
+}
+
+ModelConfig load_model_with(const std::string& name_or_file, const SetArguments& sets) {
+  ModelConfig m = load_model(name_or_file);
+  if (!sets.model.empty()) apply_overrides(m, sets.model);
+  return m;
+}
+
+std::vector<std::string> all_strategy_names() {
+  std::vector<std::string> names;
+  for (const auto& s : strategy_table()) names.emplace_back(s.name);
+  return names;
+}
+
+namespace {
+const StrategyInfo& checked_strategy(const std::string& name) {
+  const StrategyInfo* info = find_strategy(name);
+  if (!info)
+    throw InputError(fmt::format("unknown strategy \"{}\": expected one of {}", name, fmt::join(all_strategy_names(), ", ")));
+  return *info;
+}
+}  // namespace
+
+std::vector<std::string> parse_strategy_list(const std::string& list) {
+  if (list == "all") return all_strategy_names();
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  while (true) {
+    const auto c = list.find(',', start);
+    names.push_back(list.substr(start, c == std::string::npos ? std::string::npos : c - start));
+    checked_strategy(names.back());
+    if (c == std::string::npos) break;
+    start = c + 1;
+  }
+  return names;
+}
+
+TrainingStepOptions training_options(const std::string& strategy,
+                                     const std::vector<std::pair<std::string, std::string>>& strategy_params,
+                                     std::uint64_t seed, int distinct_layer_plans, bool only_declared) {
+  const StrategyInfo& info = checked_strategy(strategy);
+  TrainingStepOptions o;
+  o.strategy = strategy;
+  o.seed = seed;
+  o.distinct_layer_plans = distinct_layer_plans;
+  for (const auto& [k, v] : strategy_params) {
+    const bool declared = std::any_of(info.params.begin(), info.params.end(), [&](const ParamInfo& pi) { return pi.name == k; });
+    if (only_declared && !declared) continue;
+    set_strategy_param(o.params, k, v);
+  }
+  return o;
+}
+
+nlohmann::json result_to_json(const TrainingStepResult& r) {
+  nlohmann::json util = nlohmann::json::object();
+  for (const auto& [k, v] : r.link_utilization) util[k] = v;
+  return {{"strategy", r.strategy},
+          {"model", r.model},
+          {"cluster", r.cluster},
+          {"nodes", r.nodes},
+          {"gpus", r.gpus},
+          {"iteration_time_s", r.iteration_time_s},
+          {"tokens_per_s", r.tokens_per_s},
+          {"breakdown",
+           {{"compute_s", r.breakdown.compute_s},
+            {"dispatch_s", r.breakdown.dispatch_s},
+            {"combine_s", r.breakdown.combine_s},
+            {"allreduce_s", r.breakdown.allreduce_s},
+            {"exposed_communication_s", r.breakdown.exposed_communication_s}}},
+          {"inter_node_bytes_per_gpu", r.inter_node_bytes_per_gpu},
+          {"dropped_fraction", r.dropped_fraction},
+          {"rerouted_fraction", r.rerouted_fraction},
+          {"link_utilization", util},
+          {"tasks", r.tasks},
+          {"flows", r.flows}};
+}
+
+}  // namespace moesim::cli

@@ -1,0 +1,46 @@
+#pragma once
+// What `moesim run`, `compare` and `sweep` share: loading a cluster, cost factors and model
+// with --set overrides, turning a strategy name and strategy.* parameters into
+// TrainingStepOptions, and the JSON form of a TrainingStepResult.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model_config.h"
+#include "models/training_step.h"
+#include "sim/cost_factors.h"
+#include "topologies/topology.h"
+
+namespace moesim::cli {
+
+/// "key=value" -> {key, value}; InputError naming the --set argument otherwise.
+std::pair<std::string, std::string> split_set(const std::string& kv);
+
+/// --set arguments split into model overrides and strategy.NAME parameters.
+struct SetArguments {
+  std::vector<std::pair<std::string, std::string>> model;     // key, value
+  std::vector<std::pair<std::string, std::string>> strategy;  // NAME (without "strategy."), value
+};
+SetArguments split_sets(const std::vector<std::string>& sets);
+
+/// The model preset or file with the model overrides applied.
+ModelConfig load_model_with(const std::string& name_or_file, const SetArguments& sets);
+
+/// Every strategy name in table order.
+std::vector<std::string> all_strategy_names();
+/// "all" -> every strategy; else the comma-separated names (each checked against the table).
+std::vector<std::string> parse_strategy_list(const std::string& list);
+
+/// Options for one strategy. `only_declared`: skip strategy.* parameters the strategy does
+/// not declare (compare and sweep apply one --set to several strategies); otherwise an
+/// undeclared parameter is an InputError. Unknown strategy names are InputErrors.
+TrainingStepOptions training_options(const std::string& strategy,
+                                     const std::vector<std::pair<std::string, std::string>>& strategy_params,
+                                     std::uint64_t seed, int distinct_layer_plans, bool only_declared);
+
+/// The result as JSON (docs/OUTPUTS.md lists every field).
+nlohmann::json result_to_json(const TrainingStepResult& r);
+
+}  // namespace moesim::cli
