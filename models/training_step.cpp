@@ -132,12 +132,16 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   // ---- the task graph --------------------------------------------------------------------
   TaskGraph graph;
   {
-    // Reserve: one transfer per non-zero pair of every phase, forward and backward, plus
-    // markers and compute per GPU and layer; about 3 edges per task.
-    std::size_t transfers = 0;
+    // Reserve (a reallocation copies the whole graph): one transfer per non-zero pair of every
+    // phase, forward and backward, and per phase and GPU two markers (phase done, step
+    // done); compute and all-reduce tasks per GPU and layer; about 3 edges per task.
+    std::size_t transfers = 0, phases = 0;
     for (std::size_t i = 0; i < moe_layers.size(); ++i)
-      for (const CommPhase& ph : plans[i % plans.size()].phases) transfers += 2 * ph.bytes.nonzeros();
-    const std::size_t per_gpu = static_cast<std::size_t>(model.layers) * 24;
+      for (const CommPhase& ph : plans[i % plans.size()].phases) {
+        transfers += 2 * ph.bytes.nonzeros();
+        phases += 2;
+      }
+    const std::size_t per_gpu = static_cast<std::size_t>(model.layers) * 24 + 2 * phases;
     const std::size_t tasks = transfers + static_cast<std::size_t>(P) * per_gpu;
     graph.reserve(tasks, 3 * tasks);
   }
