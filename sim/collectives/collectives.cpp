@@ -81,15 +81,20 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
   h.done.resize(P);
 
   // One rank's sends to `to` (peer, bytes) in order, at most max_peers_in_flight at once,
-  // each after `gate` (if any) and before the task notify(peer) returns.
-  auto sends = [&](int r, const std::vector<std::pair<int, double>>& to, std::optional<TaskId> gate, auto notify) {
+  // each after `gate` (if any) and before both the sender's `sender_done` and the task
+  // receiver_done(peer) returns: like a grouped ncclSend/ncclRecv, a rank is done when its
+  // sends have left and its receives have arrived.
+  auto sends = [&](int r, const std::vector<std::pair<int, double>>& to, std::optional<TaskId> gate, TaskId sender_done,
+                   auto receiver_done) {
     std::vector<TaskId> ids;
     ids.reserve(to.size());
     for (std::size_t k = 0; k < to.size(); ++k) {
       const TaskId t = g.add_transfer(ranks[r], ranks[to[k].first], to[k].second, category);
       if (gate) g.depend(*gate, t);
       if (max_peers_in_flight > 0 && k >= static_cast<std::size_t>(max_peers_in_flight)) g.depend(ids[k - max_peers_in_flight], t);
-      g.depend(t, notify(to[k].first));
+      g.depend(t, sender_done);
+      const TaskId rd = receiver_done(to[k].first);
+      if (rd != sender_done) g.depend(t, rd);
       ids.push_back(t);
     }
   };
@@ -103,8 +108,7 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
         const double b = bytes(r, peer);
         if (b > 0) to.emplace_back(peer, b);
       }
-      const TaskId done = h.done[r];
-      sends(r, to, gate_of(r), [done](int) { return done; });
+      sends(r, to, gate_of(r), h.done[r], [&h](int peer) { return h.done[peer]; });
     }
     return h;
   }
@@ -128,7 +132,7 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
         if (b > 0) to.emplace_back(l.by_node[n][j], b);
       }
       // The receiver's phase 2 waits for every phase-1 transfer into it.
-      sends(r, to, gate_of(r), [&phase1_in](int peer) { return phase1_in[peer]; });
+      sends(r, to, gate_of(r), h.done[r], [&phase1_in](int peer) { return phase1_in[peer]; });
       if (!start_after.empty()) g.depend(start_after[r], phase1_in[r]);
     }
   // Phase 2: (n,j) -> (m,j) for m != n.
@@ -142,9 +146,8 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
         for (int i = 0; i < G; ++i) b += bytes(l.by_node[n][i], l.by_node[m][j]);
         if (b > 0) to.emplace_back(l.by_node[m][j], b);
       }
-      const TaskId done = h.done[r];
-      g.depend(phase1_in[r], done);
-      sends(r, to, phase1_in[r], [done](int) { return done; });
+      g.depend(phase1_in[r], h.done[r]);
+      sends(r, to, phase1_in[r], h.done[r], [&h](int peer) { return h.done[peer]; });
     }
   return h;
 }

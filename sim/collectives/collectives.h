@@ -14,7 +14,9 @@
 //    GPU and NIC.
 //
 // Every builder takes the ranks (group order = rank order), optional tasks each rank must
-// wait for, and returns one marker per rank that finishes when that rank is done.
+// wait for, and returns one marker per rank that finishes when that rank is done. An
+// all-to-all rank is done when its sends have left and its receives have arrived (a grouped
+// ncclSend/ncclRecv completes only then), so a GPU's experts wait for all their tokens.
 #include <functional>
 #include <span>
 #include <string_view>
