@@ -19,6 +19,12 @@ TaskId TaskGraph::add_compute(GpuId gpu, Time duration, std::uint8_t category, s
   return static_cast<TaskId>(tasks_.size() - 1);
 }
 
+TaskId TaskGraph::add_delay(GpuId gpu, Time duration, std::uint8_t category) {
+  MOESIM_CHECK(duration >= Time::zero(), "negative delay");
+  tasks_.push_back(Task{.kind = TaskKind::Delay, .category = category, .src = gpu, .duration = duration});
+  return static_cast<TaskId>(tasks_.size() - 1);
+}
+
 TaskId TaskGraph::add_marker(std::uint8_t category) {
   tasks_.push_back(Task{.kind = TaskKind::Marker, .category = category});
   return static_cast<TaskId>(tasks_.size() - 1);
@@ -84,6 +90,10 @@ void Executor::ready(TaskId id) {
     case TaskKind::Transfer:
       t.start = engine.now();
       transfers_.send(t.src, t.dst, t.bytes, [this, id] { finished(id); }, t.repeat);
+      break;
+    case TaskKind::Delay:
+      t.start = engine.now();
+      engine.schedule_after(t.duration, [this, id] { finished(id); });
       break;
     case TaskKind::Compute: {
       const std::uint64_t key = (std::uint64_t{t.src.value()} << 16) | t.stream;

@@ -5,8 +5,9 @@
 //
 // Semantics: a task starts when all its predecessors have finished. Transfers go through
 // TransferService (overhead, max-min sharing, latency). Compute tasks of one GPU stream run
-// one at a time, in the order they become ready (ties: lower task id first). Markers take
-// no time (joins / barriers).
+// one at a time, in the order they become ready (ties: lower task id first). Delays take
+// their duration with no stream and no network (a collective priced by the fluid model,
+// sim/collectives/fluid.h). Markers take no time (joins / barriers).
 //
 // Memory: ~64 bytes per task + 8 per edge. Edges are kept as a list and turned into CSR at
 // run(), so building a million-task graph needs no per-task allocation.
@@ -21,17 +22,17 @@ namespace moesim {
 
 using TaskId = std::uint32_t;
 
-enum class TaskKind : std::uint8_t { Transfer, Compute, Marker };
+enum class TaskKind : std::uint8_t { Transfer, Compute, Marker, Delay };
 
 struct Task {
   TaskKind kind = TaskKind::Marker;
   std::uint8_t category = 0;   // caller-defined label (breakdowns, traces)
   std::uint16_t stream = 0;    // compute stream on the GPU
   std::uint16_t repeat = 1;    // transfer: messages it stands for (TransferService::send)
-  GpuId src;                   // transfer source; compute GPU
+  GpuId src;                   // transfer source; compute / delay GPU
   GpuId dst;                   // transfer destination
   double bytes = 0;
-  Time duration;               // compute time
+  Time duration;               // compute / delay time
   Time start = Time::max();
   Time finish = Time::max();
 };
@@ -41,6 +42,8 @@ class TaskGraph {
   TaskId add_transfer(GpuId src, GpuId dst, double bytes, std::uint8_t category = 0, std::uint16_t repeat = 1);
   TaskId add_compute(GpuId gpu, Time duration, std::uint8_t category = 0, std::uint16_t stream = 0);
   TaskId add_marker(std::uint8_t category = 0);
+  /// `duration` on `gpu`'s behalf, overlapping anything else (no stream, no network).
+  TaskId add_delay(GpuId gpu, Time duration, std::uint8_t category = 0);
   /// `after` starts only when `before` has finished.
   void depend(TaskId before, TaskId after);
 

@@ -67,6 +67,19 @@ void TransferService::send(GpuId src, GpuId dst, double bytes, std::function<voi
                        .on_complete = std::move(on_delivered)});
 }
 
+TransferService::MessageCost TransferService::message_cost(GpuId src, GpuId dst, double bytes, std::vector<LinkId>& path,
+                                                         int repeat) const {
+  MOESIM_CHECK(repeat >= 1, "repeat must be >= 1, got {}", repeat);
+  if (src == dst) {
+    path.clear();
+    return MessageCost{.capacity_Bps = std::numeric_limits<double>::infinity()};
+  }
+  const Route r = route(src, dst, path);
+  MOESIM_CHECK(!path.empty(), "no path from GPU {} to GPU {}", src, dst);
+  const ProtocolCost& p = costs_.transport(r.transport).choose(bytes / repeat, r.capacity_Bps);
+  return MessageCost{.capacity_Bps = r.capacity_Bps, .latency = r.latency, .overhead = p.overhead, .efficiency = p.efficiency};
+}
+
 Time TransferService::isolated_time(GpuId src, GpuId dst, double bytes) const {
   if (src == dst) return Time::zero();
   const Route r = route(src, dst, path_);

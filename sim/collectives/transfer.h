@@ -37,6 +37,17 @@ class TransferService {
   /// The isolated (uncontended) time of one message; what `send` takes on an idle network.
   Time isolated_time(GpuId src, GpuId dst, double bytes) const;
 
+  /// What `send(src, dst, bytes, ..., repeat)` would charge, without sending: the links it
+  /// crosses (written to `path`; PXN included), the narrowest capacity, the path latency, and
+  /// the chosen protocol's per-message overhead and efficiency (for sim/collectives/fluid.h).
+  struct MessageCost {
+    double capacity_Bps = 0;
+    Time latency;
+    Time overhead;
+    double efficiency = 1;
+  };
+  MessageCost message_cost(GpuId src, GpuId dst, double bytes, std::vector<LinkId>& path, int repeat = 1) const;
+
   const Topology& topology() const { return topology_; }
   const CostFactors& costs() const { return costs_; }
   Engine& engine() { return engine_; }
