@@ -8,7 +8,9 @@
 #include "models/compute_cost.h"
 #include "models/dispatch_plan.h"
 #include "models/gating.h"
+#include "models/timeline.h"
 #include "sim/collectives/collectives.h"
+#include "sim/collectives/fluid.h"
 #include "sim/error.h"
 #include "topologies/catalog.h"
 
@@ -29,20 +31,6 @@ std::string_view dtype_key(DType t) {
     case DType::Fp8: return "fp8";
   }
   return "bf16";
-}
-
-// GPU kind -> compute spec from the catalog. bf16 falls back to fp16 on GPUs without bf16
-// (V100), as frameworks run such models in fp16 there.
-GpuComputeSpec compute_spec(const GpuKindSpec& g) {
-  GpuComputeSpec spec;
-  spec.kind = g.name;
-  for (DType t : {DType::Fp32, DType::Bf16, DType::Fp16, DType::Fp8}) {
-    auto p = g.peak_flops(dtype_key(t));
-    if (!p && t == DType::Bf16) p = g.peak_flops("fp16");
-    spec.peak_flops_per_s[static_cast<std::size_t>(t)] = p.value_or(0);
-  }
-  spec.hbm_bytes_per_s = g.memory_bandwidth_Bps;
-  return spec;
 }
 
 Time seconds(double s) { return Time::from_seconds_ceil(s); }
@@ -66,6 +54,28 @@ double union_seconds(std::vector<std::pair<std::int64_t, std::int64_t>>& iv) {
 }
 
 }  // namespace
+
+// GPU kind -> compute spec from the catalog. bf16 falls back to fp16 on GPUs without bf16
+// (V100), as frameworks run such models in fp16 there.
+GpuComputeSpec compute_spec_of(const GpuKindSpec& g) {
+  GpuComputeSpec spec;
+  spec.kind = g.name;
+  for (DType t : {DType::Fp32, DType::Bf16, DType::Fp16, DType::Fp8}) {
+    auto p = g.peak_flops(dtype_key(t));
+    if (!p && t == DType::Bf16) p = g.peak_flops("fp16");
+    spec.peak_flops_per_s[static_cast<std::size_t>(t)] = p.value_or(0);
+  }
+  spec.hbm_bytes_per_s = g.memory_bandwidth_Bps;
+  return spec;
+}
+
+std::string_view to_string(Fidelity f) { return f == Fidelity::Fluid ? "fluid" : "flow"; }
+
+std::optional<Fidelity> fidelity_from_string(std::string_view s) {
+  if (s == "flow") return Fidelity::Flow;
+  if (s == "fluid") return Fidelity::Fluid;
+  return std::nullopt;
+}
 
 ClusterShape cluster_shape_of(const Topology& topo) {
   const int g = topo.node(0).gpu_count;
@@ -91,7 +101,9 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   for (int g = 0; g < P; ++g) {
     const std::string& kind = topo.gpu(GpuId::from(g)).kind;
     auto& slot = by_kind[kind];
-    if (!slot) slot = std::make_unique<ComputeCostModel>(compute_spec(catalog.gpu(kind)), ComputeEfficiency::defaults());
+    if (!slot)
+      slot = std::make_unique<ComputeCostModel>(
+          compute_spec_of(catalog.gpu(kind)), options.compute_efficiency ? *options.compute_efficiency : ComputeEfficiency::defaults());
     cm[g] = slot.get();
   }
 
@@ -130,25 +142,27 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   for (std::size_t i = 0; i < plans.size(); ++i) backward[i] = backward_phases(plans[i].phases, grad_bytes);
 
   // ---- the task graph --------------------------------------------------------------------
+  const bool fluid = options.fidelity == Fidelity::Fluid;
   TaskGraph graph;
   {
     // Reserve (a reallocation copies the whole graph): one transfer per non-zero pair of every
     // phase, forward and backward, and per phase and GPU two markers (phase done, step
     // done); compute and all-reduce tasks per GPU and layer; about 3 edges per task.
-    std::size_t transfers = 0, phases = 0;
+    std::size_t n_transfers = 0, phases = 0;
     for (std::size_t i = 0; i < moe_layers.size(); ++i)
       for (const CommPhase& ph : plans[i % plans.size()].phases) {
-        transfers += 2 * ph.bytes.nonzeros();
+        if (!fluid) n_transfers += 2 * ph.bytes.nonzeros();
         phases += 2;
       }
     const std::size_t per_gpu = static_cast<std::size_t>(model.layers) * 24 + 2 * phases;
-    const std::size_t tasks = transfers + static_cast<std::size_t>(P) * per_gpu;
+    const std::size_t tasks = n_transfers + static_cast<std::size_t>(P) * per_gpu;
     graph.reserve(tasks, 3 * tasks);
   }
   std::vector<GpuId> all(P);
   for (int g = 0; g < P; ++g) all[g] = GpuId::from(g);
   std::vector<TaskId> last(P);
   for (int g = 0; g < P; ++g) last[g] = graph.add_marker(kMarker);
+  TimelineRecorder rec(options.timeline, graph);  // labels task ranges for --trace: O(parts); no-op when null
 
   auto compute = [&](int g, double s) {
     const TaskId t = graph.add_compute(GpuId::from(g), seconds(s), kCompute);
@@ -156,6 +170,27 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
     last[g] = t;
   };
   const int max_peers = costs.collective().alltoall_max_peers_in_flight;
+  // Fluid mode: wire bytes per link of every priced collective, and each distinct step of
+  // phases priced once (plans are reused across layers; spans point into them).
+  std::vector<double> fluid_wire(fluid ? topo.links().size() : 0, 0.0);
+  std::map<const CommPhase*, FluidResult> fluid_steps;
+  auto add_fluid_wire = [&](const FluidResult& r) {
+    for (const auto& [l, b] : r.link_wire_bytes) fluid_wire[l.index()] += b;
+  };
+  // Fluid: the group's collective starts when its last rank is ready (a barrier), and rank k
+  // is done finish[k] later.
+  auto fluid_delays = [&](std::span<const int> members, std::span<const Time> finish, std::span<const TaskId> after,
+                          std::uint8_t category, std::vector<TaskId>* done) {
+    const TaskId barrier = graph.add_marker(kMarker);
+    for (TaskId t : after) graph.depend(t, barrier);
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      const TaskId t = graph.add_delay(GpuId::from(members[k]), finish[k], category);
+      graph.depend(barrier, t);
+      if (done) (*done)[k] = t;
+    }
+  };
+  std::vector<int> all_index(P);
+  std::iota(all_index.begin(), all_index.end(), 0);
   auto run_phases = [&](std::span<const CommPhase> phases) {
     // Phases with the same step overlap; steps run in order.
     std::size_t i = 0;
@@ -163,8 +198,29 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
       std::size_t j = i;
       std::vector<TaskId> step_done(P);
       for (int g = 0; g < P; ++g) step_done[g] = graph.add_marker(kMarker);
+      if (fluid) {
+        // The step's overlapping phases as one set of messages.
+        while (j < phases.size() && phases[j].step == phases[i].step && phases[j].role == phases[i].role) ++j;
+        rec.part(category_of(phases[i].role) == kDispatch ? TimelinePartKind::Dispatch : TimelinePartKind::Combine,
+                 phases[i].name);
+        auto it = fluid_steps.find(&phases[i]);
+        if (it == fluid_steps.end()) {
+          std::vector<FluidTransfer> msgs;
+          for (std::size_t k = i; k < j; ++k)
+            for (int src = 0; src < P; ++src)
+              for (const auto& e : phases[k].bytes.row(src))
+                msgs.push_back({src, static_cast<int>(e.dst), e.bytes});
+          it = fluid_steps.emplace(&phases[i], fluid_alltoallv(transfers, all, msgs, max_peers)).first;
+        }
+        add_fluid_wire(it->second);
+        fluid_delays(all_index, it->second.finish, last, category_of(phases[i].role), &step_done);
+        last = step_done;
+        i = j;
+        continue;
+      }
       while (j < phases.size() && phases[j].step == phases[i].step && phases[j].role == phases[i].role) {
         const CommPhase& ph = phases[j];
+        rec.part(category_of(ph.role) == kDispatch ? TimelinePartKind::Dispatch : TimelinePartKind::Combine, ph.name);
         const auto h = append_alltoallv(
             graph, topo, all, [&ph](int s, int d) { return ph.bytes.at(s, d); }, AllToAllAlgorithm::Direct, max_peers, last,
             category_of(ph.role));
@@ -190,17 +246,23 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   const double permute_rows = static_cast<double>(model.tokens_per_gpu) * model.top_k;
   // Forward.
   for (int layer = 0; layer < model.layers; ++layer) {
+    rec.layer(layer, TimelinePass::Forward);
+    rec.part(TimelinePartKind::Attention);
     for (int g = 0; g < P; ++g) compute(g, cm[g]->attention_forward_seconds(model));
     if (!model.is_moe_layer(layer)) {
+      rec.part(TimelinePartKind::Ffn);
       for (int g = 0; g < P; ++g) compute(g, cm[g]->dense_ffn_forward_seconds(model));
       continue;
     }
     const DispatchPlan& plan = plans[plan_of_layer.at(layer)];
+    rec.part(TimelinePartKind::GatePermute);
     for (int g = 0; g < P; ++g)
       compute(g, cm[g]->gating_forward_seconds(model) + cm[g]->permute_seconds(permute_rows, model.d_model, model.dtype));
     run_phases(plan.dispatch_phases());
+    rec.part(TimelinePartKind::Expert);
     for (int g = 0; g < P; ++g) compute(g, cm[g]->expert_forward_seconds(plan.expert_work[g], model.gated_ffn, model.dtype));
     run_phases(plan.combine_phases());
+    rec.part(TimelinePartKind::Unpermute);
     for (int g = 0; g < P; ++g) compute(g, cm[g]->permute_seconds(permute_rows, model.d_model, model.dtype));
   }
 
@@ -209,26 +271,53 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   double bucket = 0;
   // All-reduces hang off the backward chain without joining it (they overlap the rest of
   // backward); the executor runs every task, so the iteration ends when the last one does.
+  // They run one after another, as DDP issues them in order on one NCCL stream: a bucket's
+  // all-reduce starts on a GPU when that GPU's backward has reached it and the previous
+  // bucket's all-reduce is done there.
+  std::vector<TaskId> allreduce_done;  // per GPU, the previous bucket's (empty: none yet)
   auto flush = [&](double bytes) {
     if (bytes <= 0 || P == 1) return;
-    append_allreduce_ring(graph, topo, all, bytes, channels, last, kAllReduce, options.allreduce_max_steps);
+    rec.part(TimelinePartKind::AllReduce);
+    std::vector<TaskId> after = last;
+    if (!allreduce_done.empty())
+      for (int g = 0; g < P; ++g) {
+        after[g] = graph.add_marker(kMarker);
+        graph.depend(last[g], after[g]);
+        graph.depend(allreduce_done[g], after[g]);
+      }
+    if (fluid) {
+      const std::vector<std::vector<GpuId>> groups{all};
+      const FluidResult r = fluid_allreduce_rings(transfers, groups, bytes, std::span<const int>(&channels, 1));
+      add_fluid_wire(r);
+      const std::vector<Time> finish(P, r.finish[0]);
+      allreduce_done.assign(P, TaskId{});
+      fluid_delays(all_index, finish, after, kAllReduce, &allreduce_done);
+      return;
+    }
+    allreduce_done = append_allreduce_ring(graph, topo, all, bytes, channels, after, kAllReduce, options.allreduce_max_steps).done;
   };
   for (int layer = model.layers - 1; layer >= 0; --layer) {
+    rec.layer(layer, TimelinePass::Backward);
     if (model.is_moe_layer(layer)) {
       const int pi = plan_of_layer.at(layer);
       const DispatchPlan& plan = plans[pi];
       const auto& bw = backward[pi];
       const auto split = static_cast<std::size_t>(
           std::find_if(bw.begin(), bw.end(), [](const CommPhase& p) { return p.role == PhaseRole::DispatchGrad; }) - bw.begin());
+      rec.part(TimelinePartKind::Unpermute);
       for (int g = 0; g < P; ++g) compute(g, cm[g]->permute_seconds(permute_rows, model.d_model, model.dtype));
       run_phases(std::span<const CommPhase>(bw).subspan(0, split));
+      rec.part(TimelinePartKind::Expert);
       for (int g = 0; g < P; ++g) compute(g, cm[g]->expert_backward_seconds(plan.expert_work[g], model.gated_ffn, model.dtype));
       run_phases(std::span<const CommPhase>(bw).subspan(split));
+      rec.part(TimelinePartKind::GatePermute);
       for (int g = 0; g < P; ++g)
         compute(g, 2 * cm[g]->gating_forward_seconds(model) + cm[g]->permute_seconds(permute_rows, model.d_model, model.dtype));
     } else {
+      rec.part(TimelinePartKind::Ffn);
       for (int g = 0; g < P; ++g) compute(g, cm[g]->dense_ffn_backward_seconds(model));
     }
+    rec.part(TimelinePartKind::Attention);
     for (int g = 0; g < P; ++g) compute(g, cm[g]->attention_backward_seconds(model));
     bucket += dense_params(layer) * grad_bytes;
     if (bucket >= options.bucket_bytes) {
@@ -239,8 +328,30 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   flush(bucket);
   // Expert gradients across expert-data-parallel replicas (same group rank in every EP group).
   if (layout.groups() > 1 && !moe_layers.empty()) {
+    rec.part(TimelinePartKind::ExpertAllReduce);
     const double bytes = expert_params_per_gpu * grad_bytes * static_cast<double>(moe_layers.size());
-    for (int r = 0; r < layout.ep_size; ++r) {
+    if (fluid) {
+      // Every replica group's ring at once, sharing links.
+      std::vector<std::vector<GpuId>> groups(layout.ep_size);
+      std::vector<int> group_channels(layout.ep_size);
+      for (int r = 0; r < layout.ep_size; ++r) {
+        for (int grp = 0; grp < layout.groups(); ++grp) groups[r].push_back(GpuId::from(grp * layout.ep_size + r));
+        group_channels[r] = default_ring_channels(topo, groups[r]);
+      }
+      const FluidResult fr = fluid_allreduce_rings(transfers, groups, bytes, group_channels);
+      add_fluid_wire(fr);
+      for (int r = 0; r < layout.ep_size; ++r) {
+        std::vector<int> members;
+        std::vector<TaskId> after;
+        for (int grp = 0; grp < layout.groups(); ++grp) {
+          members.push_back(grp * layout.ep_size + r);
+          after.push_back(last[grp * layout.ep_size + r]);
+        }
+        const std::vector<Time> finish(members.size(), fr.finish[r]);
+        fluid_delays(members, finish, after, kAllReduce, nullptr);
+      }
+    }
+    for (int r = 0; r < layout.ep_size && !fluid; ++r) {
       std::vector<GpuId> replicas;
       std::vector<TaskId> after;
       for (int grp = 0; grp < layout.groups(); ++grp) {
@@ -254,6 +365,7 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
 
   Executor exec(transfers);
   const Time end = exec.run(graph);
+  rec.finish(end, network.link_stats(), topo);
 
   // ---- results ------------------------------------------------------------------------
   TrainingStepResult res;
@@ -303,7 +415,8 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   for (std::size_t l = 0; l < stats.size(); ++l) {
     const LinkSpec& spec = topo.link(LinkId::from(l));
     auto& u = util[std::string(to_string(spec.link_class))];
-    u.first += res.iteration_time_s > 0 ? stats[l].wire_bytes / (spec.capacity_Bps * res.iteration_time_s) : 0;
+    const double wire = stats[l].wire_bytes + (fluid ? fluid_wire[l] : 0.0);
+    u.first += res.iteration_time_s > 0 ? wire / (spec.capacity_Bps * res.iteration_time_s) : 0;
     u.second += 1;
   }
   for (const auto& [k, v] : util) res.link_utilization[k] = v.first / v.second;

@@ -20,18 +20,34 @@
 // how they move from sim/collectives; how long from sim/network.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "models/compute_cost.h"
 #include "models/model_config.h"
 #include "models/strategy.h"
 #include "sim/cost_factors.h"
+#include "topologies/catalog.h"
 #include "topologies/topology.h"
 
 namespace moesim {
 
+struct TrainingTimeline;  // models/timeline.h
+
+/// How communication is timed. Flow: every message is a flow on the max-min network
+/// (sim/network.h), contention between overlapping collectives included: the reference.
+/// Fluid: each collective phase is priced by the bottleneck model (sim/collectives/fluid.h)
+/// on an idle network and repeated phases are priced once: orders of magnitude faster on
+/// large clusters, without cross-collective contention (docs/PERFORMANCE.md gives the gap).
+enum class Fidelity : std::uint8_t { Flow, Fluid };
+std::string_view to_string(Fidelity f);
+std::optional<Fidelity> fidelity_from_string(std::string_view s);
+
 struct TrainingStepOptions {
   std::string strategy = "switch";
+  Fidelity fidelity = Fidelity::Flow;
   StrategyParams params;
   std::uint64_t seed = 1;
   double bucket_bytes = 25.0 * 1024 * 1024;  // PyTorch DDP bucket_cap_mb default (25 MiB)
@@ -39,6 +55,12 @@ struct TrainingStepOptions {
   /// Plan this many distinct MoE layers and reuse them cyclically (0 = plan every MoE layer).
   /// Planning a DeepSeek-V3 layer on 1,024 GPUs takes about a second.
   int distinct_layer_plans = 0;
+  /// GEMM / memory-bound efficiency curves (`--calibration FILE`'s compute section);
+  /// nullopt = ComputeEfficiency::defaults().
+  std::optional<ComputeEfficiency> compute_efficiency;
+  /// If set, filled with every task's times and labels (models/timeline.h; `moesim run --trace`).
+  /// Null: nothing is recorded and nothing is paid. Not owned; must outlive the call.
+  TrainingTimeline* timeline = nullptr;
 };
 
 /// Seconds, each the mean over GPUs of the time that GPU had at least one task of that kind
@@ -71,6 +93,10 @@ struct TrainingStepResult {
 
 TrainingStepResult simulate_training_step(const Topology& topo, const CostFactors& costs, const ModelConfig& model,
                                           const TrainingStepOptions& options);
+
+/// What the compute model needs of a catalog GPU kind: dense peak FLOP/s per dtype (bf16 falls
+/// back to fp16 on GPUs without bf16, as frameworks run such models in fp16) and HBM bandwidth.
+GpuComputeSpec compute_spec_of(const GpuKindSpec& gpu);
 
 /// The cluster shape of a uniform topology (every node the same GPU count); InputError otherwise.
 ClusterShape cluster_shape_of(const Topology& topo);

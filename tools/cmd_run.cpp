@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "models/trace.h"
 #include "models/training_step.h"
 #include "sim/error.h"
 #include "tools/commands.h"
@@ -25,7 +26,10 @@ struct RunArgs {
   std::vector<std::string> sets;
   std::uint64_t seed = 1;
   int distinct_layer_plans = 0;
+  std::string fidelity = "flow";
   bool json = false;
+  std::string trace;     // run --trace FILE: Chrome trace-event JSON (docs/TRACE.md)
+  int trace_bins = 200;  // run --trace-bins: time bins of the link-utilization counters
 };
 
 struct Prepared {
@@ -33,15 +37,20 @@ struct Prepared {
   CostFactors costs;
   ModelConfig model;
   std::vector<std::pair<std::string, std::string>> strategy_params;  // name, value
+  ComputeEfficiency compute;  // --calibration's compute section, else the defaults
 };
 
 Prepared prepare(const RunArgs& a) {
   const SetArguments sets = split_sets(a.sets);
-  return Prepared{a.cluster.load(), a.costs.load(), load_model_with(a.model, sets), sets.strategy};
+  return Prepared{a.cluster.load(), a.costs.load(), load_model_with(a.model, sets), sets.strategy,
+                  a.costs.load_compute()};
 }
 
 TrainingStepOptions options_for(const RunArgs& a, const Prepared& p, const std::string& strategy, bool only_declared) {
-  return training_options(strategy, p.strategy_params, a.seed, a.distinct_layer_plans, only_declared);
+  TrainingStepOptions o = training_options(strategy, p.strategy_params, a.seed, a.distinct_layer_plans, only_declared);
+  o.compute_efficiency = p.compute;
+  o.fidelity = *fidelity_from_string(a.fidelity);  // CLI::IsMember checked it
+  return o;
 }
 
 void print_header(const Prepared& p, const RunArgs& a) {
@@ -51,7 +60,17 @@ void print_header(const Prepared& p, const RunArgs& a) {
 
 void run_one(const RunArgs& a) {
   const Prepared p = prepare(a);
-  const auto r = simulate_training_step(p.topo, p.costs, p.model, options_for(a, p, a.strategy, false));
+  TrainingTimeline timeline;
+  TrainingStepOptions options = options_for(a, p, a.strategy, false);
+  if (!a.trace.empty()) options.timeline = &timeline;
+  const auto r = simulate_training_step(p.topo, p.costs, p.model, options);
+  if (!a.trace.empty()) {
+    const auto s = write_chrome_trace_file(
+        a.trace, {.timeline = timeline, .result = r, .topology = p.topo, .costs = p.costs},
+        {.counter_bins = a.trace_bins, .info = {{"seed", std::to_string(a.seed)}, {"cost_factors", p.costs.origin()}}});
+    fmt::print(stderr, "moesim: trace written to {} ({:.1f} MB, {} events); open it in https://ui.perfetto.dev or {}\n",
+               a.trace, static_cast<double>(s.bytes) / 1e6, s.events, "chrome://tracing");
+  }
   if (a.json) {
     fmt::print("{}\n", result_to_json(r).dump(2));
     return;
@@ -146,6 +165,11 @@ void add_common(CLI::App* cmd, RunArgs& a) {
   cmd->add_option("--distinct-layer-plans", a.distinct_layer_plans,
                   "Plan only this many MoE layers and reuse them (0 = every layer; saves time on huge models)")
       ->check(CLI::Range(0, 100000));
+  cmd->add_option("--fidelity", a.fidelity,
+                  "flow: every message on the max-min network (reference); fluid: each collective priced by the "
+                  "bottleneck model, much faster on large clusters, no contention between overlapping collectives")
+      ->check(CLI::IsMember({"flow", "fluid"}))
+      ->capture_default_str();
   cmd->add_flag("--json", a.json, "Print JSON");
 }
 
@@ -156,6 +180,11 @@ void add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Simulate one training iteration under one routing strategy");
   add_common(cmd, *a);
   cmd->add_option("--strategy", a->strategy, "Routing strategy (see `moesim strategies`)")->capture_default_str();
+  cmd->add_option("--trace", a->trace,
+                  "Write a Chrome trace-event JSON timeline to FILE (Perfetto, chrome://tracing; docs/TRACE.md)");
+  cmd->add_option("--trace-bins", a->trace_bins, "Time bins of the trace's link-utilization counters")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   cmd->callback([a] { run_one(*a); });
 }
 

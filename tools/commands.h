@@ -18,6 +18,7 @@ void add_compare_command(CLI::App& app);
 void add_strategies_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_replay_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
 
 /// What `moesim` with no arguments runs (the README's main command).
 std::vector<std::string> default_arguments();

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "models/compute_cost.h"
 #include "sim/cost_factors.h"
 #include "topologies/topology.h"
 
@@ -24,6 +25,14 @@ struct CostArgs {
   /// --ideal: no overheads, full efficiency, unbounded concurrency; --calibration FILE:
   /// defaults overridden by the file; else the embedded defaults.
   CostFactors load() const;
+  /// The compute efficiency curves that go with them: the "compute" section of --calibration
+  /// FILE (a `moesim calibrate` output) over the embedded defaults, or the embedded defaults
+  /// when there is no file or it has no such section. --ideal changes only the network.
+  /// Defined in tools/compute_options.cpp (it needs the models and validation libraries, which
+  /// commands that link common_options.cpp alone do not).
+  ComputeEfficiency load_compute() const;
+  /// Where load_compute() takes its values from, for headers.
+  std::string compute_origin() const;
 };
 
 }  // namespace moesim::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   moesim::cli::add_strategies_command(app);
   moesim::cli::add_validate_command(app);
   moesim::cli::add_replay_command(app);
+  moesim::cli::add_calibrate_command(app);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
