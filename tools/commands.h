@@ -19,6 +19,14 @@ void add_strategies_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_replay_command(CLI::App& app);
 void add_calibrate_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
+
+/// Thrown by a command that has printed its own diagnostics and must end with this exit
+/// status (moesim sweep: 1 or 3 when points failed, 128 + signal when interrupted).
+struct ExitCode {
+  int code;
+};
 
 /// What `moesim` with no arguments runs (the README's main command).
 std::vector<std::string> default_arguments();

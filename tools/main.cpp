@@ -1,6 +1,7 @@
 // moesim: the command-line interface (composition root). The only place that turns errors
 // into exit codes: 0 ok, 1 a moesim error (bad input, failed check), 2 a usage error,
-// 3 an unexpected internal error.
+// 3 an unexpected internal error; a command may end with its own status (cli::ExitCode:
+// moesim sweep exits 128 + signal when interrupted).
 #include <cstdio>
 #include <iostream>
 
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
   moesim::cli::add_validate_command(app);
   moesim::cli::add_replay_command(app);
   moesim::cli::add_calibrate_command(app);
+  moesim::cli::add_sweep_command(app);
+  moesim::cli::add_merge_command(app);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
@@ -33,6 +36,8 @@ int main(int argc, char** argv) {
   std::reverse(args.begin(), args.end());  // CLI11 takes the vector reversed
   try {
     app.parse(args);
+  } catch (const moesim::cli::ExitCode& e) {
+    return e.code;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const moesim::Error& e) {
