@@ -69,7 +69,10 @@ void overlay(CostFactors& cf, std::string_view text, const std::string& label) {
   }
   if (auto nj = root.object_if("network")) {
     cf.network().completion_window =
-        Time::from_seconds_ceil(nj->number_or("completion_window_ns", cf.network().completion_window.ps() * 1e-3, {.min = 0, .max = 1e9}) * 1e-9);
+        Time::from_seconds_ceil(nj->number_or("completion_window_ns",
+                                              static_cast<double>(cf.network().completion_window.ps()) * 1e-3,
+                                              {.min = 0, .max = 1e9}) *
+                                1e-9);
     nj->finish();
   }
   if (auto cj = root.object_if("collective")) {
