@@ -1,6 +1,7 @@
 #include "sim/maxmin.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "sim/error.h"
@@ -46,16 +47,31 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
     vars_.emplace_back();
   }
   Var& var = vars_[v];
-  var.cons.assign(constraints);
-  var.pos.resize(constraints.size());
+  const auto n = static_cast<std::uint32_t>(constraints.size());
+  MOESIM_CHECK(n <= 0xFFFF, "a variable on {} constraints", n);
+  var.n = static_cast<std::uint16_t>(n);
+  if (n > 0) {
+    const auto cls = static_cast<std::uint8_t>(std::bit_width(n - 1));
+    if (free_blocks_.size() <= cls) free_blocks_.resize(cls + 1u);
+    if (free_blocks_[cls].empty()) {
+      var.slot = static_cast<std::uint32_t>(var_cons_.size());
+      var_cons_.resize(var_cons_.size() + (std::size_t{1} << cls));
+      var_pos_.resize(var_cons_.size());
+    } else {
+      var.slot = free_blocks_[cls].back();
+      free_blocks_[cls].pop_back();
+    }
+    var.size_class = cls;
+  }
   var.bound = bound;
   var.value = 0;
   var.alive = true;
   var.fresh = false;
-  for (std::size_t k = 0; k < constraints.size(); ++k) {
+  for (std::uint32_t k = 0; k < n; ++k) {
     const ConstraintId c = constraints[k];
     MOESIM_CHECK(c < cons_.size(), "unknown constraint {}", c);
-    var.pos[k] = static_cast<std::uint32_t>(cons_[c].vars.size());
+    var_cons_[var.slot + k] = c;
+    var_pos_[var.slot + k] = static_cast<std::uint32_t>(cons_[c].vars.size());
     cons_[c].vars.push_back(v);
     mark_dirty(c);
   }
@@ -72,33 +88,34 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
 void MaxMinSystem::remove_variable(VarId v) {
   MOESIM_CHECK(alive(v), "removing a dead variable {}", v);
   Var& var = vars_[v];
-  for (std::size_t k = 0; k < var.cons.size(); ++k) {
-    Constraint& c = cons_[var.cons[k]];
-    const std::uint32_t p = var.pos[k];
+  for (std::uint32_t k = 0; k < var.n; ++k) {
+    const ConstraintId ck = var_cons_[var.slot + k];
+    Constraint& c = cons_[ck];
+    const std::uint32_t p = var_pos_[var.slot + k];
     const VarId moved = c.vars.back();
     c.vars[p] = moved;
     c.vars.pop_back();
     if (moved != v) {
-      Var& mv = vars_[moved];
-      for (std::size_t j = 0; j < mv.cons.size(); ++j)
-        if (mv.cons[j] == var.cons[k]) {
-          mv.pos[j] = p;
+      const Var& mv = vars_[moved];
+      for (std::uint32_t j = 0; j < mv.n; ++j)
+        if (var_cons_[mv.slot + j] == ck) {
+          var_pos_[mv.slot + j] = p;
           break;
         }
     }
     c.load -= var.value;
-    mark_dirty(var.cons[k]);
+    mark_dirty(ck);
   }
-  if (!var.cons.empty() && !var.fresh) {
+  if (var.n > 0 && !var.fresh) {
     threshold_ = std::min(threshold_, var.value);  // fact (1)
     ++stale_in_order_;
   }
+  if (var.n > 0) free_blocks_[var.size_class].push_back(var.slot);
   var.alive = false;
   var.fresh = false;
   var.value = 0;
   ++var.generation;
-  var.cons.clear();
-  var.pos.clear();
+  var.n = 0;
   free_vars_.push_back(v);
   --live_vars_;
 }
@@ -112,7 +129,7 @@ double MaxMinSystem::load(ConstraintId c) const {
 void MaxMinSystem::set_value(VarId v, double value, std::vector<VarId>* changed) {
   Var& var = vars_[v];
   if (var.value == value && !var.fresh) return;
-  for (ConstraintId c : var.cons) cons_[c].load += value - var.value;
+  for (ConstraintId c : cons_of(v)) cons_[c].load += value - var.value;
   var.value = value;
   if (changed) changed->push_back(v);
 }
@@ -148,7 +165,7 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
     const Var& var = vars_[v];
     if (!var.alive || !var.fresh) continue;
     double lb = var.bound;
-    for (ConstraintId c : var.cons) lb = std::min(lb, cons_[c].capacity / static_cast<double>(cons_[c].vars.size()));
+    for (ConstraintId c : cons_of(v)) lb = std::min(lb, cons_[c].capacity / static_cast<double>(cons_[c].vars.size()));
     t = std::min(t, lb);
   }
   t *= 1 - kFixMargin;
@@ -172,7 +189,7 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
   // Per-constraint candidate lists (CSR).
   touched_.clear();
   for (VarId v : cand_)
-    for (ConstraintId c : vars_[v].cons) {
+    for (ConstraintId c : cons_of(v)) {
       Constraint& k = cons_[c];
       if (k.stamp != epoch_) {
         k.stamp = epoch_;
@@ -190,7 +207,7 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
   }
   cand_vars_.resize(off);
   for (VarId v : cand_)
-    for (ConstraintId c : vars_[v].cons) cand_vars_[cons_[c].cand_end++] = v;
+    for (ConstraintId c : cons_of(v)) cand_vars_[cons_[c].cand_end++] = v;
 
   // Reachability from the changed constraints through candidates.
   refill_.clear();
@@ -213,7 +230,7 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
       if (vars_[v].reached == epoch_) continue;
       vars_[v].reached = epoch_;
       refill_.push_back(v);
-      for (ConstraintId c2 : vars_[v].cons)
+      for (ConstraintId c2 : cons_of(v))
         if (cons_[c2].reached != epoch_) {
           cons_[c2].reached = epoch_;
           queue.push_back(c2);
@@ -276,7 +293,7 @@ void MaxMinSystem::solve_full(std::vector<VarId>* changed) {
   dirty_cons_.clear();
   refill_.clear();
   for (VarId v = 0; v < vars_.size(); ++v)
-    if (vars_[v].alive && !vars_[v].cons.empty()) refill_.push_back(v);
+    if (vars_[v].alive && vars_[v].n > 0) refill_.push_back(v);
   touched_.clear();
   std::uint32_t off = 0;
   for (ConstraintId c = 0; c < cons_.size(); ++c) {
@@ -341,7 +358,7 @@ void MaxMinSystem::fill(std::vector<VarId>& vars, std::vector<VarId>* changed) {
     Var& var = vars_[v];
     var.frozen = true;
     freeze_order_.push_back(v);
-    for (ConstraintId c : var.cons) {
+    for (ConstraintId c : cons_of(v)) {
       if (c == except) continue;
       Constraint& k = cons_[c];
       k.rem -= rate;

@@ -64,9 +64,7 @@ class MaxMinSystem {
   double load(ConstraintId c) const;
   /// Variables currently using c.
   std::span<const VarId> variables_of(ConstraintId c) const { return cons_[c].vars; }
-  std::span<const ConstraintId> constraints_of(VarId v) const {
-    return {vars_[v].cons.begin(), vars_[v].cons.size()};
-  }
+  std::span<const ConstraintId> constraints_of(VarId v) const { return cons_of(v); }
 
   /// Recomputes what changed since the last solve. If `changed` is given, it receives the
   /// variables whose value changed (new variables included).
@@ -83,47 +81,24 @@ class MaxMinSystem {
   const Stats& stats() const { return stats_; }
 
  private:
-  /// A short list stored inline up to kInline elements (paths are a few links), else on the heap.
-  template <typename T>
-  class SmallList {
-   public:
-    static constexpr std::size_t kInline = 10;
-    void assign(std::span<const T> items) {
-      size_ = static_cast<std::uint32_t>(items.size());
-      if (size_ > kInline) heap_.assign(items.begin(), items.end());
-      else std::copy(items.begin(), items.end(), inline_);
-    }
-    void resize(std::size_t n) {
-      size_ = static_cast<std::uint32_t>(n);
-      if (n > kInline) heap_.resize(n);
-    }
-    void clear() { size_ = 0; heap_.clear(); }
-    T* begin() { return size_ > kInline ? heap_.data() : inline_; }
-    T* end() { return begin() + size_; }
-    const T* begin() const { return size_ > kInline ? heap_.data() : inline_; }
-    const T* end() const { return begin() + size_; }
-    T& operator[](std::size_t i) { return begin()[i]; }
-    const T& operator[](std::size_t i) const { return begin()[i]; }
-    std::size_t size() const { return size_; }
-    bool empty() const { return size_ == 0; }
-   private:
-    T inline_[kInline];
-    std::uint32_t size_ = 0;
-    std::vector<T> heap_;
-  };
-
+  // Variables are small (40 bytes: what the filling reads together sits in one cache line);
+  // their constraint ids and their positions in those constraints' lists live in two pools,
+  // in blocks of a power-of-two capacity recycled through per-size free lists.
   struct Var {
-    SmallList<ConstraintId> cons;
-    SmallList<std::uint32_t> pos;  // index of this var in cons_[cons[k]].vars
     double bound = kUnbounded;
     double value = 0;
     std::uint32_t generation = 0;  // bumped on removal: order_ entries of a dead slot go stale
     std::uint32_t stamp = 0;       // scratch: candidate in this solve
     std::uint32_t reached = 0;     // scratch: connected to a change in this solve
+    std::uint32_t slot = 0;        // first index of its block in var_cons_ / var_pos_
+    std::uint16_t n = 0;           // constraints used
+    std::uint8_t size_class = 0;   // block capacity = 1 << size_class
     bool alive = false;
     bool fresh = false;            // added since the last solve
     bool frozen = false;           // scratch during a fill
   };
+  std::span<ConstraintId> cons_of(VarId v) { return {var_cons_.data() + vars_[v].slot, vars_[v].n}; }
+  std::span<const ConstraintId> cons_of(VarId v) const { return {var_cons_.data() + vars_[v].slot, vars_[v].n}; }
   struct Constraint {
     double capacity = 0;
     double load = 0;               // sum of the values of its variables
@@ -151,6 +126,9 @@ class MaxMinSystem {
   void sort_by_value(std::vector<VarId>& vs) const;
 
   std::vector<Var> vars_;
+  std::vector<ConstraintId> var_cons_;  // per variable: its constraints (a block each)
+  std::vector<std::uint32_t> var_pos_;  // same blocks: its index in cons_[c].vars
+  std::vector<std::vector<std::uint32_t>> free_blocks_;  // by size class: recycled slots
   std::vector<Constraint> cons_;
   std::vector<VarId> free_vars_;
   std::size_t live_vars_ = 0;
