@@ -76,6 +76,13 @@ void TimelineRecorder::part(TimelinePartKind kind, std::string_view phase) {
   starts_.push_back(static_cast<std::uint32_t>(graph_.size()));
 }
 
+void TimelineRecorder::fluid_bytes(std::span<const std::pair<LinkId, double>> link_wire_bytes) {
+  if (!out_) return;
+  MOESIM_CHECK(!out_->parts.empty(), "timeline: fluid bytes before any part");
+  auto& v = out_->parts.back().fluid_wire_bytes;
+  v.insert(v.end(), link_wire_bytes.begin(), link_wire_bytes.end());
+}
+
 void TimelineRecorder::finish(Time end, std::span<const LinkStats> link_stats, const Topology& topo) {
   if (!out_) return;
   TrainingTimeline& tl = *out_;
@@ -118,6 +125,9 @@ void TimelineRecorder::finish(Time end, std::span<const LinkStats> link_stats, c
   for (std::size_t l = 0; l < link_stats.size(); ++l)
     tl.wire_bytes_by_link_class[std::string(to_string(topo.link(LinkId::from(l)).link_class))] +=
         link_stats[l].wire_bytes;
+  for (const TimelinePart& p : tl.parts)
+    for (const auto& [l, b] : p.fluid_wire_bytes)
+      tl.wire_bytes_by_link_class[std::string(to_string(topo.link(l).link_class))] += b;
 }
 
 }  // namespace moesim

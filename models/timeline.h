@@ -60,6 +60,9 @@ struct TimelinePart {
   std::string phase;        // Dispatch/Combine: the CommPhase name ("dispatch-inter"); else empty
   std::uint32_t first = 0;  // tasks [first, end) in TrainingTimeline::tasks
   std::uint32_t end = 0;
+  /// --fidelity fluid: the wire bytes the part's collective put on each link (its delay tasks
+  /// carry no bytes); empty otherwise.
+  std::vector<std::pair<LinkId, double>> fluid_wire_bytes;
 };
 
 /// A compute task (runs on `src`), a GPU-to-GPU transfer, or a delay (`--fidelity fluid`: a
@@ -80,7 +83,7 @@ struct TrainingTimeline {
   std::vector<TimelinePart> parts;  // in graph-building order; non-empty parts only
   std::vector<TimelineTask> tasks;  // compute tasks and transfers in graph order (markers dropped)
   /// Wire bytes (payload / protocol efficiency) per link class, summed over the links of the
-  /// class, as the network accounted them (LinkStats::wire_bytes).
+  /// class, as the network accounted them (LinkStats::wire_bytes) plus the fluid parts' bytes.
   std::map<std::string, double> wire_bytes_by_link_class;
 
   std::span<const TimelineTask> tasks_of(const TimelinePart& p) const {
@@ -106,6 +109,8 @@ class TimelineRecorder {
   /// Tasks appended from now on (until the next part()) belong to a new part of this kind.
   /// `phase`: the CommPhase name of a Dispatch or Combine part.
   void part(TimelinePartKind kind, std::string_view phase = {});
+  /// --fidelity fluid: the current part's collective put these wire bytes on these links.
+  void fluid_bytes(std::span<const std::pair<LinkId, double>> link_wire_bytes);
   /// After the executor ran: copies every non-marker task's times, turns the ranges into
   /// timeline indices and totals the links' wire bytes per link class. O(tasks + links).
   void finish(Time end, std::span<const LinkStats> link_stats, const Topology& topo);

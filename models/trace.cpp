@@ -148,6 +148,25 @@ LinkClassUtilization link_class_utilization(const TrainingTimeline& timeline, co
   Engine engine;
   Network network(engine, topo.links());
   const TransferService transfers(engine, network, topo, costs);
+  // `wire` bytes on link l at a constant rate over [a, b] (all in one bin when b == a).
+  auto spread_on = [&](LinkId l, double wire, std::int64_t a, std::int64_t b) {
+    const auto i0 = std::min<std::size_t>(static_cast<std::size_t>(a / w), B - 1);
+    const auto i1 = b > a ? std::min<std::size_t>(static_cast<std::size_t>((b - 1) / w), B - 1) : i0;
+    const double rate = b > a ? wire / static_cast<double>(b - a) : 0;  // bytes per ps
+    const std::size_t s = slot_of(l);
+    double* A = &acc[s * B];
+    double* D = &diff[s * (B + 1)];
+    if (i0 == i1) {
+      A[i0] += wire;
+      return;
+    }
+    A[i0] += rate * static_cast<double>(static_cast<std::int64_t>(i0 + 1) * w - a);
+    A[i1] += rate * static_cast<double>(b - static_cast<std::int64_t>(i1) * w);
+    if (i1 > i0 + 1) {
+      D[i0 + 1] += rate * static_cast<double>(w);
+      D[i1] -= rate * static_cast<double>(w);
+    }
+  };
   std::vector<LinkId> path;
   for (const TimelineTask& t : timeline.tasks) {
     if (!t.transfer() || t.src == t.dst || t.bytes <= 0) continue;
@@ -162,24 +181,19 @@ LinkClassUtilization link_class_utilization(const TrainingTimeline& timeline, co
     std::int64_t b = t.finish_ps - latency.ps();
     a = std::clamp<std::int64_t>(a, t.start_ps, t.finish_ps);
     b = std::clamp<std::int64_t>(b, a, t.finish_ps);
-    const auto i0 = std::min<std::size_t>(static_cast<std::size_t>(a / w), B - 1);
-    const auto i1 = b > a ? std::min<std::size_t>(static_cast<std::size_t>((b - 1) / w), B - 1) : i0;
-    const double rate = b > a ? wire / static_cast<double>(b - a) : 0;  // bytes per ps
-    for (LinkId l : path) {
-      const std::size_t s = slot_of(l);
-      double* A = &acc[s * B];
-      double* D = &diff[s * (B + 1)];
-      if (i0 == i1) {
-        A[i0] += wire;
-        continue;
-      }
-      A[i0] += rate * static_cast<double>(static_cast<std::int64_t>(i0 + 1) * w - a);
-      A[i1] += rate * static_cast<double>(b - static_cast<std::int64_t>(i1) * w);
-      if (i1 > i0 + 1) {
-        D[i0 + 1] += rate * static_cast<double>(w);
-        D[i1] -= rate * static_cast<double>(w);
-      }
+    for (LinkId l : path) spread_on(l, wire, a, b);
+  }
+  // --fidelity fluid: a part's collective moves its bytes at a constant rate between the first
+  // of its GPUs starting and the last finishing (the fluid model prices it as a whole).
+  for (const TimelinePart& part : timeline.parts) {
+    if (part.fluid_wire_bytes.empty()) continue;
+    std::int64_t a = std::numeric_limits<std::int64_t>::max(), b = 0;
+    for (const TimelineTask& t : timeline.tasks_of(part)) {
+      a = std::min(a, t.start_ps);
+      b = std::max(b, t.finish_ps);
     }
+    if (a > b) continue;
+    for (const auto& [l, wire] : part.fluid_wire_bytes) spread_on(l, wire, a, b);
   }
 
   // Each link as a work-conserving queue: it moves at most capacity x width per bin and carries
@@ -454,12 +468,11 @@ ChromeTraceStats write_chrome_trace(std::ostream& out, const ChromeTraceInput& i
   }
 
   // ---- counters: link-class utilization per bin ------------------------------------------
-  // With --fidelity fluid there are no flows (collectives are priced as a whole): no counters.
+  // With --fidelity fluid each collective's bytes are spread over its span (no per-flow times).
   const bool fluid_only =
       std::none_of(tl.tasks.begin(), tl.tasks.end(), [](const TimelineTask& t) { return t.transfer(); }) &&
       std::any_of(tl.tasks.begin(), tl.tasks.end(), [](const TimelineTask& t) { return t.kind == TaskKind::Delay; });
   LinkClassUtilization util = link_class_utilization(tl, topo, in.costs, options.counter_bins);
-  if (fluid_only) util.classes.clear();
   for (const auto& s : util.classes) {
     for (int i = 0; i <= util.bins; ++i) {
       begin_event();
@@ -498,7 +511,8 @@ ChromeTraceStats write_chrome_trace(std::ostream& out, const ChromeTraceInput& i
   };
   for (const auto& s : util.classes) other["link_capacity_GBps"][s.link_class] = s.capacity_Bps / 1e9;
   if (fluid_only)
-    other["link_counters"] = "none: --fidelity fluid prices collectives as a whole, without per-flow times";
+    other["link_counters"] =
+        "--fidelity fluid: each collective's wire bytes at a constant rate from its first GPU starting to its last finishing";
   for (const auto& [k, v] : options.info) other[k] = v;
   b.append(other.dump());
   b.append(std::string_view("\n}\n"));

@@ -176,6 +176,7 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   std::map<const CommPhase*, FluidResult> fluid_steps;
   auto add_fluid_wire = [&](const FluidResult& r) {
     for (const auto& [l, b] : r.link_wire_bytes) fluid_wire[l.index()] += b;
+    rec.fluid_bytes(r.link_wire_bytes);  // the current part's (--trace counters)
   };
   // Fluid: the group's collective starts when its last rank is ready (a barrier), and rank k
   // is done finish[k] later.

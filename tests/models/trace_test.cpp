@@ -294,9 +294,10 @@ TEST(Trace, HierarchicalAndNodeLimitedStrategiesStillGiveNestedTracks) {
   }
 }
 
-TEST(Trace, AFluidRunGivesPhaseEventsWithoutCountersAndStillNests) {
+TEST(Trace, AFluidRunGivesPhaseEventsAndCountersFromTheFluidBytesAndStillNests) {
   // --fidelity fluid prices each collective as a whole: each GPU's share is one delay task, so
-  // the trace has one event per GPU and phase but no flows to make counters from.
+  // the trace has one event per GPU and phase, and counters spread each collective's wire
+  // bytes over its span.
   const Topology topo = load_cluster("p4d.24xlarge", 2);
   Traced t;
   TrainingStepOptions o;
@@ -311,7 +312,12 @@ TEST(Trace, AFluidRunGivesPhaseEventsWithoutCountersAndStillNests) {
   std::size_t dispatch = 0, counters = 0;
   std::int64_t last = 0;
   for (const auto& e : trace["traceEvents"]) {
-    counters += e["ph"] == "C";
+    if (e["ph"] == "C") {
+      ++counters;
+      const double u = e["args"]["utilization"];
+      EXPECT_GE(u, 0.0);
+      EXPECT_LE(u, 1.0 + 1e-9);
+    }
     if (e["ph"] != "X") continue;
     last = std::max(last, ps_of(e["ts"]) + ps_of(e["dur"]));
     if (e["name"] == "L1 fwd dispatch" && e["pid"] != kClusterPid) {
@@ -320,9 +326,24 @@ TEST(Trace, AFluidRunGivesPhaseEventsWithoutCountersAndStillNests) {
     }
   }
   EXPECT_EQ(dispatch, 16u);
-  EXPECT_EQ(counters, 0u);
+  EXPECT_GT(counters, 0u);
   EXPECT_TRUE(trace["otherData"].contains("link_counters"));
   EXPECT_EQ(last, t.timeline.end_ps);
+  // The spread bytes are the fluid model's bytes, class by class (the run's utilization uses
+  // the same bytes).
+  const auto util = link_class_utilization(t.timeline, topo, CostFactors::defaults(), 200);
+  ASSERT_FALSE(util.classes.empty());
+  for (const auto& c : util.classes) {
+    const double expect = t.timeline.wire_bytes_by_link_class.at(c.link_class);
+    double total = 0;
+    for (std::size_t i = 0; i < c.utilization.size(); ++i) {
+      const double covered = static_cast<double>(std::min<std::int64_t>(t.timeline.end_ps, (static_cast<std::int64_t>(i) + 1) * util.bin_ps) -
+                                                 static_cast<std::int64_t>(i) * util.bin_ps);
+      total += c.utilization[i] * c.capacity_Bps * covered * 1e-12;
+    }
+    EXPECT_NEAR(total, expect, 1e-6 * expect + 1) << c.link_class;
+    EXPECT_NEAR(c.wire_bytes, expect, 1e-6 * expect + 1) << c.link_class;
+  }
 }
 
 TEST(Trace, ZeroCounterBinsAreAnInputError) {
