@@ -29,30 +29,6 @@ std::string pct(double rel) {
   return fmt::format("{:.1f}%", 100 * rel);
 }
 
-FitError summarize(const std::vector<double>& model, const std::vector<double>& measured) {
-  FitError e;
-  e.points = static_cast<int>(measured.size());
-  if (measured.empty()) return e;
-  std::vector<double> rel;
-  double mean = 0;
-  for (std::size_t i = 0; i < measured.size(); ++i) {
-    rel.push_back(std::abs(model[i] - measured[i]) / measured[i]);
-    mean += measured[i];
-  }
-  mean /= static_cast<double>(measured.size());
-  double ss_res = 0, ss_tot = 0;
-  for (std::size_t i = 0; i < measured.size(); ++i) {
-    ss_res += (model[i] - measured[i]) * (model[i] - measured[i]);
-    ss_tot += (measured[i] - mean) * (measured[i] - mean);
-  }
-  std::sort(rel.begin(), rel.end());
-  e.worst_rel_error = rel.back();
-  const std::size_t h = rel.size() / 2;
-  e.median_rel_error = rel.size() % 2 ? rel[h] : 0.5 * (rel[h - 1] + rel[h]);
-  e.r_squared = ss_tot > 0 ? 1 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0);
-  return e;
-}
-
 nlohmann::ordered_json error_json(const FitError& e) {
   return {{"points", e.points},
           {"median_rel_error", round_sig(e.median_rel_error, 4)},
@@ -71,30 +47,6 @@ void add_unique(std::vector<std::string>& v, const std::string& s) {
 std::string nodes_text(int n) {
   return fmt::format("{} node{}", n, n == 1 ? "" : "s");
 }
-
-// Warnings about rows, merged per (file, what): "FILE: 28 alltoall rows (16 ranks on 2 nodes) skipped: why".
-class RowWarnings {
- public:
-  void add(const std::string& file, const std::string& what, const std::string& why) {
-    const auto key = std::make_tuple(file, what, why);
-    auto [it, inserted] = index_.emplace(key, entries_.size());
-    if (inserted) entries_.push_back({file, what, why, 0});
-    ++entries_[it->second].count;
-  }
-  void flush(std::vector<std::string>& out) const {
-    for (const auto& e : entries_)
-      out.push_back(
-          fmt::format("{}: {} {} row{} skipped: {}", e.file, e.count, e.what, e.count == 1 ? "" : "s", e.why));
-  }
-
- private:
-  struct Entry {
-    std::string file, what, why;
-    int count = 0;
-  };
-  std::map<std::tuple<std::string, std::string, std::string>, std::size_t> index_;
-  std::vector<Entry> entries_;
-};
 
 // A model token of a GPU name ("H100", "A100", "V100", "A6000", "GH200"): letters then digits.
 std::vector<std::string> gpu_model_tokens(const std::string& name) {
@@ -139,7 +91,7 @@ void fit_transports(const MeasurementInputs& in, MeasuredCluster& cluster, Calib
   std::map<Transport, TransportAcc> sendrecv, alltoall;
   std::map<Transport, AllToAllAcc> rounds;
   std::map<std::string, int> in_place, zero, other;
-  RowWarnings skipped;
+  RowTally skipped;  // warnings: "FILE: 28 alltoall rows (16 ranks on 2 nodes) skipped: why"
   for (std::size_t i = 0; i < in.merged.collectives.size(); ++i) {
     const auto& row = in.merged.collectives[i];
     const std::string& file = in.files[static_cast<std::size_t>(in.collective_file[i])].path;
@@ -210,7 +162,7 @@ void fit_transports(const MeasurementInputs& in, MeasuredCluster& cluster, Calib
       add_unique(r.shapes, shape.label);
     }
   }
-  skipped.flush(c.warnings);
+  for (auto& line : skipped.lines(" skipped")) c.warnings.push_back(std::move(line));
   for (const auto& [op, n] : other)
     c.not_fitted.push_back(
         fmt::format("{} {} rows: not fitted (the transports are fitted from send/recv and all-to-all "
@@ -255,7 +207,7 @@ void fit_transports(const MeasurementInputs& in, MeasuredCluster& cluster, Calib
           model.push_back(envelope_time_s(tc.fit, pt.bytes, pt.bottleneck_capacity_Bps));
           meas.push_back(pt.time_s);
         }
-        tc.fit.envelope_error = summarize(model, meas);
+        tc.fit.envelope_error = fit_error(model, meas);
       }
       for (const auto& w : tc.fit.warnings) c.warnings.push_back(fmt::format("transport {}: {}", to_string(tr), w));
       c.transports.push_back(std::move(tc));
@@ -291,7 +243,7 @@ void fit_transports(const MeasurementInputs& in, MeasuredCluster& cluster, Calib
       model.push_back(simulate_measured_collective(*r.placement, written, r.op, r.bytes)->seconds());
       meas.push_back(r.time_s);
     }
-    c.transports[i].simulated_error = summarize(model, meas);
+    c.transports[i].simulated_error = fit_error(model, meas);
   }
 }
 
@@ -350,7 +302,7 @@ void fit_kernels(const MeasurementInputs& in, const GpuKindSpec* gpu, Calibratio
         model.push_back(mb.overhead_s + p.bytes / gpu->memory_bandwidth_Bps);
         meas.push_back(p.time_s);
       }
-      mb.error = summarize(model, meas);
+      mb.error = fit_error(model, meas);
     }
     for (const auto& w : mb.warnings) c.warnings.push_back(fmt::format("memory_bound: {}", w));
     c.memory_bound = std::move(mb);
@@ -445,7 +397,7 @@ void fit_gemms(const MeasurementInputs& in, const GpuKindSpec* gpu, Calibration&
     gc.overhead_s = overhead;
     std::vector<double> model;
     for (std::size_t i = 0; i < pts.size(); ++i) model.push_back(std::max(xc[i] / eff, xm[i]) + overhead);
-    gc.error = summarize(model, t);
+    gc.error = fit_error(model, t);
     try {
       auto sat = fit_gemm_efficiency(pts, {{dtype, gc.peak_flops}});
       if (!sat.empty()) gc.saturation = std::move(sat.front());

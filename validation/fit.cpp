@@ -20,30 +20,6 @@ void require_positive(double v, const char* what, std::size_t index, const char*
     throw InputError(fmt::format("{}: point {} has {} = {}: must be a finite number > 0", fit, index, what, v));
 }
 
-FitError fit_error(std::span<const double> model, std::span<const double> measured) {
-  FitError e;
-  e.points = static_cast<int>(measured.size());
-  if (measured.empty()) return e;
-  std::vector<double> rel(measured.size());
-  double mean = 0;
-  for (std::size_t i = 0; i < measured.size(); ++i) {
-    rel[i] = std::abs(model[i] - measured[i]) / measured[i];
-    mean += measured[i];
-  }
-  mean /= static_cast<double>(measured.size());
-  double ss_res = 0, ss_tot = 0;
-  for (std::size_t i = 0; i < measured.size(); ++i) {
-    ss_res += (model[i] - measured[i]) * (model[i] - measured[i]);
-    ss_tot += (measured[i] - mean) * (measured[i] - mean);
-  }
-  e.worst_rel_error = *std::max_element(rel.begin(), rel.end());
-  std::sort(rel.begin(), rel.end());
-  const std::size_t h = rel.size() / 2;
-  e.median_rel_error = rel.size() % 2 ? rel[h] : 0.5 * (rel[h - 1] + rel[h]);
-  e.r_squared = ss_tot > 0 ? 1 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0);
-  return e;
-}
-
 /// Minimises sum_i ((X_i . beta - y_i) / y_i)^2 subject to beta_j >= 0 for the columns in
 /// `nonneg` (overheads): a column whose unconstrained coefficient is negative is fixed at 0 and
 /// the rest refitted (one at a time, most negative first). Columns are scaled to unit norm before
@@ -232,6 +208,30 @@ std::pair<double, std::vector<std::size_t>> best_split(const LineSums& sums, std
 }
 
 }  // namespace
+
+FitError fit_error(std::span<const double> model, std::span<const double> measured) {
+  FitError e;
+  e.points = static_cast<int>(measured.size());
+  if (measured.empty()) return e;
+  std::vector<double> rel(measured.size());
+  double mean = 0;
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    rel[i] = std::abs(model[i] - measured[i]) / measured[i];
+    mean += measured[i];
+  }
+  mean /= static_cast<double>(measured.size());
+  double ss_res = 0, ss_tot = 0;
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    ss_res += (model[i] - measured[i]) * (model[i] - measured[i]);
+    ss_tot += (measured[i] - mean) * (measured[i] - mean);
+  }
+  e.worst_rel_error = *std::max_element(rel.begin(), rel.end());
+  std::sort(rel.begin(), rel.end());
+  const std::size_t h = rel.size() / 2;
+  e.median_rel_error = rel.size() % 2 ? rel[h] : 0.5 * (rel[h - 1] + rel[h]);
+  e.r_squared = ss_tot > 0 ? 1 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0);
+  return e;
+}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -59,6 +59,9 @@ struct FitError {
   double r_squared = 0;         // 1 - SS_res / SS_tot on raw values (1 if SS_tot == 0 and exact)
 };
 
+/// The error of `model` against `measured` (same length, measured > 0).
+FitError fit_error(std::span<const double> model, std::span<const double> measured);
+
 // ---------------------------------------------------------------------------------------------
 // Transports.
 

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "sim/error.h"
 
 namespace moesim::validation {
@@ -81,6 +83,19 @@ MeasurementInputs read_measurement_files(std::span<const std::string> paths,
     for (const auto& n : s.notes) in.merged.notes.push_back(fmt::format("{}: {}", in.files[fi].path, n));
   }
   return in;
+}
+
+void RowTally::add(const std::string& file, const std::string& what, const std::string& why) {
+  auto [it, inserted] = index_.emplace(std::make_tuple(file, what, why), entries_.size());
+  if (inserted) entries_.push_back({file, what, why, 0});
+  ++entries_[it->second].count;
+}
+
+std::vector<std::string> RowTally::lines(std::string_view verb) const {
+  std::vector<std::string> out;
+  for (const auto& e : entries_)
+    out.push_back(fmt::format("{}: {} {} row{}{}: {}", e.file, e.count, e.what, e.count == 1 ? "" : "s", verb, e.why));
+  return out;
 }
 
 }  // namespace moesim::validation

@@ -9,8 +9,10 @@
 // trailer line ("# nThread ...", "# Collective test starting", "# Avg bus bandwidth") is read
 // as a log (LogFormatError "file:line: ..." on a truncated or malformed table); anything else
 // is an InputError naming the file. A missing or unreadable file is an InputError naming it.
+#include <map>
 #include <span>
 #include <string>
+#include <tuple>
 #include <string_view>
 #include <vector>
 
@@ -48,5 +50,22 @@ MeasurementFile read_measurement_file(const std::string& path, const NcclTestsIm
 /// InputError when `paths` is empty.
 MeasurementInputs read_measurement_files(std::span<const std::string> paths,
                                          const NcclTestsImportOptions& log_options = {});
+
+/// Rows left out of a calibration or validation, counted per (file, what, why) in first-seen
+/// order: "FILE: 28 alltoall rows (16 ranks on 2 nodes)<verb>: why".
+class RowTally {
+ public:
+  void add(const std::string& file, const std::string& what, const std::string& why);
+  /// One line per (file, what, why); `verb` follows "rows" (e.g. " skipped", or "").
+  std::vector<std::string> lines(std::string_view verb = {}) const;
+
+ private:
+  struct Entry {
+    std::string file, what, why;
+    int count = 0;
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, std::size_t> index_;
+  std::vector<Entry> entries_;
+};
 
 }  // namespace moesim::validation

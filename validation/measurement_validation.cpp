@@ -13,38 +13,11 @@
 
 namespace moesim::validation {
 
-namespace {
-
-class Skips {
- public:
-  void add(const std::string& file, const std::string& what, const std::string& why) {
-    const auto key = std::make_tuple(file, what, why);
-    auto [it, inserted] = index_.emplace(key, entries_.size());
-    if (inserted) entries_.push_back({file, what, why, 0});
-    ++entries_[it->second].count;
-  }
-  std::vector<std::string> lines() const {
-    std::vector<std::string> out;
-    for (const auto& e : entries_)
-      out.push_back(fmt::format("{}: {} {} row{}: {}", e.file, e.count, e.what, e.count == 1 ? "" : "s", e.why));
-    return out;
-  }
-
- private:
-  struct Entry {
-    std::string file, what, why;
-    int count = 0;
-  };
-  std::map<std::tuple<std::string, std::string, std::string>, std::size_t> index_;
-  std::vector<Entry> entries_;
-};
-
-}  // namespace
 
 MeasurementValidation validate_measurements(const MeasurementInputs& in, MeasuredCluster& cluster,
                                             const CostFactors& costs, const ComputeEfficiency& compute) {
   MeasurementValidation v;
-  Skips skips;
+  RowTally skips;
   auto add_point = [&](ValidationPoint p) {
     p.error = (p.predicted_us - p.measured_us) / p.measured_us;
     v.points.push_back(std::move(p));
