@@ -175,6 +175,8 @@ class Grid {
 
 enum class Format : std::uint8_t { Csv, Jsonl };
 
+/// The columns after point, key and the axes, in order (docs/OUTPUTS.md).
+std::vector<std::string> result_columns();
 /// Every column, in order: point, key, the axes, then the result columns (docs/OUTPUTS.md).
 std::vector<std::string> columns(const Grid& grid);
 /// The CSV header line (with its newline).

@@ -27,28 +27,6 @@ namespace {
 // Largest grid accepted (a typo such as --nodes 1:1000000000 should not allocate forever).
 constexpr std::size_t kMaxPoints = 100'000'000;
 
-// Result columns (after point, key and the axes): an axis may not take one of these names.
-const std::vector<std::string> kReservedNames = {"point",
-                                                 "key",
-                                                 "status",
-                                                 "error",
-                                                 "gpus",
-                                                 "iteration_time_s",
-                                                 "tokens_per_s",
-                                                 "speedup",
-                                                 "compute_s",
-                                                 "dispatch_s",
-                                                 "combine_s",
-                                                 "allreduce_s",
-                                                 "exposed_communication_s",
-                                                 "inter_node_bytes_per_gpu",
-                                                 "dropped_fraction",
-                                                 "rerouted_fraction",
-                                                 "tasks",
-                                                 "flows",
-                                                 "points_total",
-                                                 "grid"};
-
 AxisKind kind_of(const std::string& name) {
   if (name == "cluster") return AxisKind::Cluster;
   if (name == "nodes") return AxisKind::Nodes;
@@ -373,11 +351,13 @@ Grid Grid::plan(const GridSpec& spec) {
 
   // Axes: canonical values, defaults for the four main axes, fixed order.
   std::map<std::string, std::vector<nlohmann::json>> given;
+  const std::vector<std::string> reserved = result_columns();  // an axis may not take an output column's name
   for (const auto& [name, values] : spec.axes) {
     if (name.empty() || has_control_chars(name))
       throw InputError(fmt::format("axis \"{}\": not a usable axis name", name));
-    if (std::find(kReservedNames.begin(), kReservedNames.end(), name) != kReservedNames.end() ||
-        name.rfind("util_", 0) == 0)
+    const bool output_column = name == "point" || name == "key" || name.rfind("util_", 0) == 0 ||
+                               std::find(reserved.begin(), reserved.end(), name) != reserved.end();
+    if (output_column)
       throw InputError(fmt::format("axis \"{}\": the name of an output column, not a parameter", name));
     if (values.empty()) throw InputError(fmt::format("axis {}: no values", name));
     if (!given.emplace(name, values).second) throw InputError(fmt::format("axis {} is given twice", name));

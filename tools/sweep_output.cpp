@@ -30,6 +30,8 @@ std::string json_string(std::string_view s) {
   return nlohmann::json(std::string(s)).dump();
 }
 
+}  // namespace
+
 std::vector<std::string> result_columns() {
   std::vector<std::string> c = {"status",
                                 "error",
@@ -49,8 +51,6 @@ std::vector<std::string> result_columns() {
   for (const char* n : {"tasks", "flows", "points_total", "grid"}) c.emplace_back(n);
   return c;
 }
-
-}  // namespace
 
 std::vector<std::string> columns(const Grid& grid) {
   std::vector<std::string> c = {"point", "key"};

@@ -10,6 +10,7 @@
 
 #include "sim/error.h"
 #include "tests/cli_capture.h"
+#include "tests/tools/test_files.h"
 #include "tools/commands.h"
 
 namespace {
@@ -21,26 +22,9 @@ std::string merge(const std::string& args) {
   return moesim::testing_cli::run_cli(moesim::cli::add_merge_command, args);
 }
 
-std::string temp_path(const std::string& name) {
-  // One directory per process: CTest runs each test in its own process, several at once.
-  const auto dir =
-      std::filesystem::path(::testing::TempDir()) / ("moesim_cmd_sweep_test." + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const auto p = dir / name;
-  std::filesystem::remove(p);
-  return p.string();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+std::string temp_path(const std::string& name) { return moesim::testing_files::temp_path("moesim_cmd_sweep_test", name); }
+using moesim::testing_files::contains;
+using moesim::testing_files::read_file;
 
 std::size_t line_count(const std::string& s) {
   return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));

@@ -17,27 +17,16 @@
 #include <gtest/gtest.h>
 
 #include "sim/error.h"
+#include "tests/tools/test_files.h"
 
 namespace {
 
 using namespace moesim;
 using namespace moesim::sweep;
 
-std::string temp_path(const std::string& name) {
-  // One directory per process: CTest runs each test in its own process, several at once.
-  const auto dir = std::filesystem::path(::testing::TempDir()) / ("moesim_sweep_test." + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const auto p = dir / name;
-  std::filesystem::remove(p);
-  return p.string();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string temp_path(const std::string& name) { return testing_files::temp_path("moesim_sweep_test", name); }
+using testing_files::contains;
+using testing_files::read_file;
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -51,9 +40,6 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // 2 node counts x 2 expert counts x 2 strategies = 8 points on 8 or 16 GPUs (about 20 ms each).
 GridSpec small_spec() {
