@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "tests/sim/issue_cluster.h"
 #include "topologies/builders.h"
 
 using namespace moesim;
@@ -13,13 +14,7 @@ using namespace moesim::time_literals;
 
 namespace {
 
-// The cluster of the issue: N nodes x 8 GPUs, 4 NICs per node (2 GPUs per NIC through a
-// PCIe switch), one non-blocking switch. NVLink 300 GB/s, PCIe 25 GB/s, NIC 12.5 GB/s.
-SimpleClusterSpec issue_cluster(int nodes) {
-  return SimpleClusterSpec{.nodes = nodes, .gpus_per_node = 8, .nvlink_GBps = 300, .nvlink_latency = 1_us,
-                           .nics_per_node = 4, .pcie_GBps = 25, .pcie_latency = 1_us, .nic_GBps = 12.5,
-                           .nic_latency = 2_us};
-}
+using testing_clusters::issue_cluster;
 
 // Analytical bottleneck time of a uniform all-to-all of S bytes per GPU (S/P to each peer)
 // with every transfer started at once and no overheads:

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "sim/collectives/collectives.h"
+#include "tests/sim/issue_cluster.h"
 #include "topologies/builders.h"
 
 using namespace moesim;
@@ -14,15 +15,10 @@ using namespace moesim::time_literals;
 
 namespace {
 
-// N nodes x 8 GPUs, 4 NICs per node (2 GPUs per NIC through a PCIe switch), one switch.
-SimpleClusterSpec cluster(int nodes) {
-  return SimpleClusterSpec{.nodes = nodes, .gpus_per_node = 8, .nvlink_GBps = 300, .nvlink_latency = 1_us,
-                           .nics_per_node = 4, .pcie_GBps = 25, .pcie_latency = 1_us, .nic_GBps = 12.5,
-                           .nic_latency = 2_us};
-}
+using testing_clusters::issue_cluster;
 
 struct Fixture {
-  explicit Fixture(int nodes, CostFactors c) : topo(build_simple_cluster(cluster(nodes))), costs(std::move(c)) {
+  explicit Fixture(int nodes, CostFactors c) : topo(build_simple_cluster(issue_cluster(nodes))), costs(std::move(c)) {
     for (int g = 0; g < topo.gpu_count(); ++g) ranks.push_back(GpuId::from(g));
   }
   Topology topo;
