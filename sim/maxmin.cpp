@@ -126,20 +126,14 @@ double MaxMinSystem::load(ConstraintId c) const {
   return s;
 }
 
-void MaxMinSystem::set_value(VarId v, double value, std::vector<VarId>* changed) {
-  Var& var = vars_[v];
-  if (var.value == value && !var.fresh) return;
-  for (ConstraintId c : cons_of(v)) cons_[c].load += value - var.value;
-  var.value = value;
-  if (changed) changed->push_back(v);
-}
-
 // Filling freezes variables at non-decreasing levels, but only up to rounding: a value a hair
 // below a long run of equal values would make an insertion sort quadratic (it did, with
 // ~260k equal-rate flows). A stable sort by value is O(n log n) whatever the input, and
 // keeps the (deterministic) freeze order among equal values.
 void MaxMinSystem::sort_by_value(std::vector<VarId>& vs) const {
-  std::stable_sort(vs.begin(), vs.end(), [this](VarId a, VarId b) { return vars_[a].value < vars_[b].value; });
+  const auto by_value = [this](VarId a, VarId b) { return vars_[a].value < vars_[b].value; };
+  if (std::is_sorted(vs.begin(), vs.end(), by_value)) return;  // the usual case: one pass
+  std::stable_sort(vs.begin(), vs.end(), by_value);
 }
 
 void MaxMinSystem::solve_all(std::vector<VarId>* changed) {
@@ -194,6 +188,7 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
       if (k.stamp != epoch_) {
         k.stamp = epoch_;
         k.cand_end = 0;
+        k.rem = 0;  // the candidates' load on c, summed below
         touched_.push_back(c);
       }
       ++k.cand_end;
@@ -206,8 +201,14 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
     k.cand_end = k.cand_begin;
   }
   cand_vars_.resize(off);
-  for (VarId v : cand_)
-    for (ConstraintId c : cons_of(v)) cand_vars_[cons_[c].cand_end++] = v;
+  for (VarId v : cand_) {
+    const double value = vars_[v].fresh ? 0.0 : vars_[v].value;
+    for (ConstraintId c : cons_of(v)) {
+      Constraint& k = cons_[c];
+      cand_vars_[k.cand_end++] = v;
+      k.rem += value;
+    }
+  }
 
   // Reachability from the changed constraints through candidates.
   refill_.clear();
@@ -238,11 +239,11 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
     }
   }
   // Residual capacities of the reached constraints: capacity minus the kept variables' load.
+  // Every candidate on a reached constraint is reached, so k.rem (the candidates' load,
+  // summed with the CSR) is exactly the load that is refilled.
   for (std::size_t i = 0; i < queue.size(); ++i) {
     Constraint& k = cons_[queue[i]];
-    double mine = 0;
-    for (std::uint32_t j = k.cand_begin; j < k.cand_end; ++j) mine += vars_[cand_vars_[j]].fresh ? 0.0 : vars_[cand_vars_[j]].value;
-    k.rem = k.capacity - (k.load - mine);
+    k.rem = k.capacity - (k.load - k.rem);
     k.n = k.cand_end - k.cand_begin;
   }
   touched_.assign(queue.begin(), queue.end());
@@ -354,17 +355,26 @@ void MaxMinSystem::fill(std::vector<VarId>& vars, std::vector<VarId>* changed) {
     if (cons_[c].n > 0) heap_.push_back({share_of(c), c});
   std::make_heap(heap_.begin(), heap_.end(), heap_less);
 
+  // Freezes v at `rate`: its constraints (but `except`, which the caller retires) lose it
+  // from their unfrozen count and residual, and their loads move by its change of value.
   auto freeze = [&](VarId v, double rate, ConstraintId except) {
     Var& var = vars_[v];
     var.frozen = true;
     freeze_order_.push_back(v);
+    const double delta = rate - var.value;
+    const bool moved = delta != 0 || var.fresh;
     for (ConstraintId c : cons_of(v)) {
-      if (c == except) continue;
       Constraint& k = cons_[c];
+      k.load += delta;
+      if (c == except) continue;
       k.rem -= rate;
       --k.n;
     }
-    set_value(v, rate, changed);
+    if (moved) {
+      var.value = rate;
+      ++stats_.values_changed;
+      if (changed) changed->push_back(v);
+    }
   };
 
   std::size_t next_bound = 0;

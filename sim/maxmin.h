@@ -77,6 +77,7 @@ class MaxMinSystem {
     std::uint64_t solves = 0;
     std::uint64_t vars_refilled = 0;  // variables re-frozen, summed over solves
     std::uint64_t candidates = 0;     // variables at or above the threshold, summed over solves
+    std::uint64_t values_changed = 0; // refilled variables whose value moved, summed over solves
   };
   const Stats& stats() const { return stats_; }
 
@@ -117,7 +118,6 @@ class MaxMinSystem {
   };
 
   void mark_dirty(ConstraintId c);
-  void set_value(VarId v, double value, std::vector<VarId>* changed);
   bool entry_live(const OrderEntry& e) const { return vars_[e.v].alive && vars_[e.v].generation == e.generation && !vars_[e.v].fresh; }
   /// Progressive filling of `vars` (all unfrozen) over the constraints in touched_, whose
   /// rem/n/cand ranges are prepared. Appends the variables to freeze_order_ as they freeze.

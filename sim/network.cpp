@@ -53,19 +53,45 @@ void Network::start_flow(FlowSpec spec) {
     });
     return;
   }
-  std::vector<LinkId> path(spec.path.begin(), spec.path.end());
   if (spec.start_delay == Time::zero()) {
-    join(f, std::move(path), spec.rate_cap_Bps);
-  } else {
-    engine_.schedule_after(spec.start_delay, [this, f, p = std::move(path), cap = spec.rate_cap_Bps]() mutable {
-      join(f, std::move(p), cap);
-    });
+    join(f, spec.path, spec.rate_cap_Bps);
+    return;
   }
+  // Flows that start moving at the same instant share one engine event (an all-to-all
+  // issues hundreds of sends with the same overhead); they join in the order started.
+  const std::int64_t at = (engine_.now() + spec.start_delay).ps();
+  auto [it, fresh] = join_batch_at_.try_emplace(at, 0u);
+  if (fresh) {
+    if (free_join_batches_.empty()) {
+      it->second = static_cast<std::uint32_t>(join_batches_.size());
+      join_batches_.emplace_back();
+    } else {
+      it->second = free_join_batches_.back();
+      free_join_batches_.pop_back();
+    }
+    const std::uint32_t b = it->second;
+    engine_.schedule_at(Time::from_ps(at), [this, at, b] { run_join_batch(at, b); });
+  }
+  JoinBatch& batch = join_batches_[it->second];
+  batch.joins.push_back({f, static_cast<std::uint32_t>(batch.links.size()), static_cast<std::uint32_t>(spec.path.size()),
+                         spec.rate_cap_Bps});
+  batch.links.insert(batch.links.end(), spec.path.begin(), spec.path.end());
 }
 
-void Network::join(std::uint32_t f, std::vector<LinkId> path, double rate_cap) {
+void Network::run_join_batch(std::int64_t at, std::uint32_t b) {
+  join_batch_at_.erase(at);
+  JoinBatch& batch = join_batches_[b];  // join() starts no flows, so the batch stays put
+  for (const PendingJoin& j : batch.joins)
+    join(j.flow, std::span<const LinkId>(batch.links).subspan(j.first_link, j.links), j.rate_cap);
+  batch.joins.clear();
+  batch.links.clear();
+  free_join_batches_.push_back(b);
+}
+
+void Network::join(std::uint32_t f, std::span<const LinkId> path, double rate_cap) {
   static_assert(sizeof(LinkId) == sizeof(MaxMinSystem::ConstraintId));
-  std::vector<MaxMinSystem::ConstraintId> cons(path.size());
+  std::vector<MaxMinSystem::ConstraintId>& cons = join_cons_;
+  cons.resize(path.size());
   for (std::size_t i = 0; i < path.size(); ++i) cons[i] = path[i].value();
   std::sort(cons.begin(), cons.end());
   MOESIM_CHECK(std::adjacent_find(cons.begin(), cons.end()) == cons.end(), "flow path crosses a link twice");
@@ -111,10 +137,12 @@ void Network::update_finish(std::uint32_t f) {
   heap_set(f, flow.last_ps + dt);
 }
 
+// 4-ary, like the engine's event heap: half the depth of a binary heap, and a node's
+// children are adjacent in memory.
 void Network::heap_up(std::size_t i) {
   const Finish e = finish_heap_[i];
   while (i > 0) {
-    const std::size_t parent = (i - 1) / 2;
+    const std::size_t parent = (i - 1) / kHeapArity;
     if (!earlier(e, finish_heap_[parent])) break;
     finish_heap_[i] = finish_heap_[parent];
     flows_[finish_heap_[i].flow].heap_pos = static_cast<std::uint32_t>(i);
@@ -128,9 +156,12 @@ void Network::heap_down(std::size_t i) {
   const std::size_t n = finish_heap_.size();
   const Finish e = finish_heap_[i];
   for (;;) {
-    std::size_t child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && earlier(finish_heap_[child + 1], finish_heap_[child])) ++child;
+    const std::size_t first = kHeapArity * i + 1;
+    if (first >= n) break;
+    const std::size_t last = std::min(first + kHeapArity, n);
+    std::size_t child = first;
+    for (std::size_t c = first + 1; c < last; ++c)
+      if (earlier(finish_heap_[c], finish_heap_[child])) child = c;
     if (!earlier(finish_heap_[child], e)) break;
     finish_heap_[i] = finish_heap_[child];
     flows_[finish_heap_[i].flow].heap_pos = static_cast<std::uint32_t>(i);

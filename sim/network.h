@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/engine.h"
@@ -85,12 +86,13 @@ class Network {
     Time end_delay;
     std::function<void()> on_complete;
   };
-  // Indexed min-heap of flows in their bandwidth phase by finish time (ties: flow slot),
+  // Indexed 4-ary min-heap of flows in their bandwidth phase by finish time (ties: flow slot),
   // one entry per flow, updated in place when its rate changes: O(log F) per change.
   struct Finish {
     std::int64_t time_ps;
     std::uint32_t flow;
   };
+  static constexpr std::size_t kHeapArity = 4;
   static bool earlier(const Finish& a, const Finish& b) {
     return a.time_ps < b.time_ps || (a.time_ps == b.time_ps && a.flow < b.flow);
   }
@@ -99,7 +101,8 @@ class Network {
   void heap_up(std::size_t i);
   void heap_down(std::size_t i);
 
-  void join(std::uint32_t flow_slot, std::vector<LinkId> path, double rate_cap);
+  void join(std::uint32_t flow_slot, std::span<const LinkId> path, double rate_cap);
+  void run_join_batch(std::int64_t at, std::uint32_t batch);
   void request_solve();
   void solve();
   void update_finish(std::uint32_t f);
@@ -119,6 +122,21 @@ class Network {
   std::vector<std::uint32_t> var_to_flow_;
   std::vector<Finish> finish_heap_;
   std::vector<MaxMinSystem::VarId> changed_;
+  // Flows waiting out their start delay, batched by the instant they join.
+  struct PendingJoin {
+    std::uint32_t flow;
+    std::uint32_t first_link;
+    std::uint32_t links;
+    double rate_cap;
+  };
+  struct JoinBatch {
+    std::vector<PendingJoin> joins;
+    std::vector<LinkId> links;
+  };
+  std::unordered_map<std::int64_t, std::uint32_t> join_batch_at_;
+  std::vector<JoinBatch> join_batches_;
+  std::vector<std::uint32_t> free_join_batches_;
+  std::vector<MaxMinSystem::ConstraintId> join_cons_;
   std::vector<std::uint32_t> done_;
   EventId completion_event_;
   std::int64_t completion_event_ps_ = INT64_MAX;

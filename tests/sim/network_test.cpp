@@ -110,6 +110,24 @@ TEST(Network, StartDelayIsPaidBeforeBytesMove) {
   EXPECT_EQ(r.done[0], 105_us);
 }
 
+TEST(Network, FlowsJoiningAtTheSameInstantShareTheLinkFromThatInstant) {
+  // Flows whose start delays end at the same instant join together (one engine event), and
+  // interleaving them with other delays changes nothing: 0.5 MB and 1 MB both join at 4 us
+  // on 10 GB/s (5 GB/s each, the first done at 4 + 100 = 104 us), the 1 MB one then runs
+  // alone (0.5 MB left: 50 us, done at 154 us). A flow joining at 1 us on a separate link
+  // is unaffected. Paths are temporaries here: the network must keep its own copy.
+  Sim r({link(10, Time::zero()), link(10, Time::zero())});
+  r.flow(std::vector<LinkId>{L0}, 0.5e6, Time::zero(), MaxMinSystem::kUnbounded, 4_us);
+  r.flow(std::vector<LinkId>{L1}, 1e6, Time::zero(), MaxMinSystem::kUnbounded, 1_us);
+  r.engine.schedule_at(2_us, [&] {
+    r.flow(std::vector<LinkId>{L0}, 1e6, Time::zero(), MaxMinSystem::kUnbounded, 2_us);  // joins at 4 us too
+  });
+  r.engine.run();
+  EXPECT_EQ(r.done[0], 104_us);
+  EXPECT_EQ(r.done[1], 101_us);
+  EXPECT_EQ(r.done[2], 154_us);
+}
+
 TEST(Network, ZeroByteAndEmptyPathFlowsCompleteAfterTheirDelays) {
   Sim r({link(10, Time::zero())});
   r.flow({L0}, 0, 2_us, MaxMinSystem::kUnbounded, 1_us);
