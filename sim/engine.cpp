@@ -1,6 +1,6 @@
 #include "sim/engine.h"
 
-#include <algorithm>
+#include "sim/dary_heap.h"
 
 #include "sim/error.h"
 
@@ -37,12 +37,10 @@ bool Engine::cancel(EventId id) {
   return true;
 }
 
-// A 4-ary heap: half the depth of a binary one, and a node's four children share one or
-// two cache lines, so a pop touches fewer lines (events are popped as often as pushed).
 void Engine::sift_up(std::size_t i) {
   Entry e = heap_[i];
   while (i > 0) {
-    const std::size_t parent = (i - 1) / kArity;
+    const std::size_t parent = heap_parent(i);
     if (!before(e, heap_[parent])) break;
     heap_[i] = heap_[parent];
     i = parent;
@@ -51,16 +49,10 @@ void Engine::sift_up(std::size_t i) {
 }
 
 void Engine::sift_down(std::size_t i) {
-  const std::size_t n = heap_.size();
   Entry e = heap_[i];
   for (;;) {
-    const std::size_t first = kArity * i + 1;
-    if (first >= n) break;
-    const std::size_t last = std::min(first + kArity, n);
-    std::size_t child = first;
-    for (std::size_t c = first + 1; c < last; ++c)
-      if (before(heap_[c], heap_[child])) child = c;
-    if (!before(heap_[child], e)) break;
+    const std::size_t child = heap_min_child(heap_, i, before);
+    if (child == heap_.size() || !before(heap_[child], e)) break;
     heap_[i] = heap_[child];
     i = child;
   }

@@ -1,5 +1,5 @@
 #pragma once
-// Discrete-event engine: a 4-ary min-heap of events keyed by (time, sequence), so events at
+// Discrete-event engine: a 4-ary min-heap (sim/dary_heap.h) of events keyed by (time, sequence), so events at
 // equal times run in the order they were scheduled. No globals: every simulation owns its
 // Engine and passes it by reference (DESIGN.md rule 1); many engines may run in one process.
 //
@@ -61,7 +61,6 @@ class Engine {
     std::uint32_t generation = 0;
     bool live = false;
   };
-  static constexpr std::size_t kArity = 4;
   static bool before(const Entry& a, const Entry& b) {
     return a.time_ps < b.time_ps || (a.time_ps == b.time_ps && a.seq < b.seq);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/dary_heap.h"
 #include "sim/error.h"
 
 namespace moesim {
@@ -137,12 +138,10 @@ void Network::update_finish(std::uint32_t f) {
   heap_set(f, flow.last_ps + dt);
 }
 
-// 4-ary, like the engine's event heap: half the depth of a binary heap, and a node's
-// children are adjacent in memory.
 void Network::heap_up(std::size_t i) {
   const Finish e = finish_heap_[i];
   while (i > 0) {
-    const std::size_t parent = (i - 1) / kHeapArity;
+    const std::size_t parent = heap_parent(i);
     if (!earlier(e, finish_heap_[parent])) break;
     finish_heap_[i] = finish_heap_[parent];
     flows_[finish_heap_[i].flow].heap_pos = static_cast<std::uint32_t>(i);
@@ -153,16 +152,10 @@ void Network::heap_up(std::size_t i) {
 }
 
 void Network::heap_down(std::size_t i) {
-  const std::size_t n = finish_heap_.size();
   const Finish e = finish_heap_[i];
   for (;;) {
-    const std::size_t first = kHeapArity * i + 1;
-    if (first >= n) break;
-    const std::size_t last = std::min(first + kHeapArity, n);
-    std::size_t child = first;
-    for (std::size_t c = first + 1; c < last; ++c)
-      if (earlier(finish_heap_[c], finish_heap_[child])) child = c;
-    if (!earlier(finish_heap_[child], e)) break;
+    const std::size_t child = heap_min_child(finish_heap_, i, earlier);
+    if (child == finish_heap_.size() || !earlier(finish_heap_[child], e)) break;
     finish_heap_[i] = finish_heap_[child];
     flows_[finish_heap_[i].flow].heap_pos = static_cast<std::uint32_t>(i);
     i = child;

@@ -86,13 +86,12 @@ class Network {
     Time end_delay;
     std::function<void()> on_complete;
   };
-  // Indexed 4-ary min-heap of flows in their bandwidth phase by finish time (ties: flow slot),
+  // Indexed 4-ary min-heap (sim/dary_heap.h) of flows in their bandwidth phase by finish time (ties: flow slot),
   // one entry per flow, updated in place when its rate changes: O(log F) per change.
   struct Finish {
     std::int64_t time_ps;
     std::uint32_t flow;
   };
-  static constexpr std::size_t kHeapArity = 4;
   static bool earlier(const Finish& a, const Finish& b) {
     return a.time_ps < b.time_ps || (a.time_ps == b.time_ps && a.flow < b.flow);
   }
