@@ -269,6 +269,35 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
 
   // Backward with bucketed gradient all-reduce.
   const int channels = default_ring_channels(topo, all);
+  const TreePipeline tree_pipeline = TreePipeline::from(costs.collective());
+  // The all-reduces of `groups`, all at once. Fluid fidelity prices them (fluid: finish per
+  // group); flow fidelity appends group q's to the graph after after(q) (done: per group).
+  struct AllReduces {
+    std::optional<FluidResult> fluid;
+    std::vector<CollectiveHandles> done;
+  };
+  auto allreduce = [&](std::span<const std::vector<GpuId>> groups, double bytes, std::span<const int> group_channels,
+                       auto after) {
+    AllReduces out;
+    AllReduceAlgorithm alg = options.allreduce_algorithm;
+    if (fluid || alg == AllReduceAlgorithm::Auto) {
+      FluidAllReduce priced = fluid_allreduce(transfers, groups, bytes, group_channels, alg);
+      if (fluid) {
+        out.fluid = std::move(priced.result);
+        return out;
+      }
+      alg = priced.algorithm;
+    }
+    for (std::size_t q = 0; q < groups.size(); ++q) {
+      const std::vector<TaskId> start = after(q);
+      out.done.push_back(alg == AllReduceAlgorithm::Tree
+                             ? append_allreduce_tree(graph, topo, groups[q], bytes, group_channels[q], tree_pipeline,
+                                                     start, kAllReduce)
+                             : append_allreduce_ring(graph, topo, groups[q], bytes, group_channels[q], start,
+                                                     kAllReduce, options.allreduce_max_steps));
+    }
+    return out;
+  };
   double bucket = 0;
   // All-reduces hang off the backward chain without joining it (they overlap the rest of
   // backward); the executor runs every task, so the iteration ends when the last one does.
@@ -286,16 +315,16 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
         graph.depend(last[g], after[g]);
         graph.depend(allreduce_done[g], after[g]);
       }
-    if (fluid) {
-      const std::vector<std::vector<GpuId>> groups{all};
-      const FluidResult r = fluid_allreduce_rings(transfers, groups, bytes, std::span<const int>(&channels, 1));
-      add_fluid_wire(r);
-      const std::vector<Time> finish(P, r.finish[0]);
-      allreduce_done.assign(P, TaskId{});
-      fluid_delays(all_index, finish, after, kAllReduce, &allreduce_done);
+    const std::vector<std::vector<GpuId>> groups{all};
+    AllReduces r = allreduce(groups, bytes, std::span<const int>(&channels, 1), [&](std::size_t) { return after; });
+    if (!r.fluid) {
+      allreduce_done = std::move(r.done.front().done);
       return;
     }
-    allreduce_done = append_allreduce_ring(graph, topo, all, bytes, channels, after, kAllReduce, options.allreduce_max_steps).done;
+    add_fluid_wire(*r.fluid);
+    const std::vector<Time> finish(P, r.fluid->finish[0]);
+    allreduce_done.assign(P, TaskId{});
+    fluid_delays(all_index, finish, after, kAllReduce, &allreduce_done);
   };
   for (int layer = model.layers - 1; layer >= 0; --layer) {
     rec.layer(layer, TimelinePass::Backward);
@@ -331,36 +360,29 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   if (layout.groups() > 1 && !moe_layers.empty()) {
     rec.part(TimelinePartKind::ExpertAllReduce);
     const double bytes = expert_params_per_gpu * grad_bytes * static_cast<double>(moe_layers.size());
-    if (fluid) {
-      // Every replica group's ring at once, sharing links.
-      std::vector<std::vector<GpuId>> groups(layout.ep_size);
-      std::vector<int> group_channels(layout.ep_size);
-      for (int r = 0; r < layout.ep_size; ++r) {
-        for (int grp = 0; grp < layout.groups(); ++grp) groups[r].push_back(GpuId::from(grp * layout.ep_size + r));
-        group_channels[r] = default_ring_channels(topo, groups[r]);
-      }
-      const FluidResult fr = fluid_allreduce_rings(transfers, groups, bytes, group_channels);
-      add_fluid_wire(fr);
-      for (int r = 0; r < layout.ep_size; ++r) {
-        std::vector<int> members;
-        std::vector<TaskId> after;
-        for (int grp = 0; grp < layout.groups(); ++grp) {
-          members.push_back(grp * layout.ep_size + r);
-          after.push_back(last[grp * layout.ep_size + r]);
-        }
-        const std::vector<Time> finish(members.size(), fr.finish[r]);
-        fluid_delays(members, finish, after, kAllReduce, nullptr);
-      }
-    }
-    for (int r = 0; r < layout.ep_size && !fluid; ++r) {
-      std::vector<GpuId> replicas;
-      std::vector<TaskId> after;
+    // Every replica group (same group rank r in every EP group) at once, sharing links.
+    std::vector<std::vector<GpuId>> groups(layout.ep_size);
+    std::vector<std::vector<int>> members(layout.ep_size);
+    std::vector<int> group_channels(layout.ep_size);
+    for (int r = 0; r < layout.ep_size; ++r) {
       for (int grp = 0; grp < layout.groups(); ++grp) {
-        replicas.push_back(GpuId::from(grp * layout.ep_size + r));
-        after.push_back(last[grp * layout.ep_size + r]);
+        members[r].push_back(grp * layout.ep_size + r);
+        groups[r].push_back(GpuId::from(members[r].back()));
       }
-      append_allreduce_ring(graph, topo, replicas, bytes, default_ring_channels(topo, replicas), after, kAllReduce,
-                            options.allreduce_max_steps);
+      group_channels[r] = default_ring_channels(topo, groups[r]);
+    }
+    auto after = [&](std::size_t r) {
+      std::vector<TaskId> a;
+      for (int g : members[r]) a.push_back(last[g]);
+      return a;
+    };
+    const AllReduces ar = allreduce(groups, bytes, group_channels, after);
+    if (ar.fluid) {
+      add_fluid_wire(*ar.fluid);
+      for (int r = 0; r < layout.ep_size; ++r) {
+        const std::vector<Time> finish(members[r].size(), ar.fluid->finish[r]);
+        fluid_delays(members[r], finish, after(r), kAllReduce, nullptr);
+      }
     }
   }
 

@@ -12,8 +12,10 @@
 //
 // Gradients: each layer's dense parameters (attention, gate or dense FFN, shared experts)
 // join a bucket as its backward finishes; a full bucket (bucket_bytes, PyTorch DDP's 25 MiB
-// default) is ring-all-reduced over the data-parallel group (all GPUs) while backward goes on;
-// expert weights are all-reduced across expert-data-parallel replicas when EP < GPUs.
+// default) is all-reduced over the data-parallel group (all GPUs) while backward goes on;
+// expert weights are all-reduced across expert-data-parallel replicas when EP < GPUs. Each
+// all-reduce is NCCL's ring or double binary tree (allreduce_algorithm; Auto picks the faster
+// by the fluid model for each bucket, sim/collectives/fluid.h), in both fidelities.
 // Embeddings, optimizer step, pipeline/tensor parallelism are not modelled.
 //
 // Which bytes go where comes from the routing strategy's DispatchPlan (models/strategy.h);
@@ -28,6 +30,7 @@
 #include "models/compute_cost.h"
 #include "models/model_config.h"
 #include "models/strategy.h"
+#include "sim/collectives/collectives.h"
 #include "sim/cost_factors.h"
 #include "topologies/catalog.h"
 #include "topologies/topology.h"
@@ -52,6 +55,9 @@ struct TrainingStepOptions {
   std::uint64_t seed = 1;
   double bucket_bytes = 25.0 * 1024 * 1024;  // PyTorch DDP bucket_cap_mb default (25 MiB)
   int allreduce_max_steps = 16;  // ring macro-steps (sim/collectives/collectives.h); 0 = every step
+  /// Gradient all-reduces (dense buckets and expert replicas): ring, tree, or Auto (the faster
+  /// of the two by the fluid model, as NCCL's tuner picks by its cost model).
+  AllReduceAlgorithm allreduce_algorithm = AllReduceAlgorithm::Auto;
   /// Plan this many distinct MoE layers and reuse them cyclically (0 = plan every MoE layer).
   /// Planning a DeepSeek-V3 layer on 1,024 GPUs takes about a second.
   int distinct_layer_plans = 0;

@@ -27,16 +27,16 @@ const ProtocolCost& TransportCost::choose(double bytes, double capacity_Bps) con
   return *best;
 }
 
-CostFactors CostFactors::ideal() {
+namespace {
+
+// No overheads, full efficiency, unbounded concurrency, and nothing read from the defaults.
+CostFactors bare_ideal() {
   CostFactors cf;
   for (auto t : kAllTransports)
     cf.transport(t).protocols = {ProtocolCost{.name = "ideal", .overhead = Time::zero(), .efficiency = 1.0}};
-  cf.collective_.alltoall_max_peers_in_flight = 0;
-  cf.origin_ = "ideal (no overheads, full efficiency)";
+  cf.collective().alltoall_max_peers_in_flight = 0;
   return cf;
 }
-
-namespace {
 
 std::vector<std::string> transport_names() {
   std::vector<std::string> names;
@@ -79,6 +79,10 @@ void overlay(CostFactors& cf, std::string_view text, const std::string& label) {
     cf.collective().alltoall_max_peers_in_flight = static_cast<int>(
         cj->integer_or("alltoall_max_peers_in_flight", cf.collective().alltoall_max_peers_in_flight, {.min = 0, .max = 1 << 20}));
     cf.collective().pxn = cj->boolean_or("pxn", cf.collective().pxn);
+    cf.collective().allreduce_tree_chunk_bytes = cj->number_or(
+        "allreduce_tree_chunk_bytes", cf.collective().allreduce_tree_chunk_bytes, {.min = 0, .max = 1e12});
+    cf.collective().allreduce_tree_max_chunks = static_cast<int>(cj->integer_or(
+        "allreduce_tree_max_chunks", cf.collective().allreduce_tree_max_chunks, {.min = 0, .max = 1 << 16}));
     cj->finish();
   }
   // Sections owned by other layers (compute, calibration provenance) may live in the same
@@ -97,8 +101,17 @@ std::string_view default_text() {
 
 }  // namespace
 
+CostFactors CostFactors::ideal() {
+  CostFactors cf = bare_ideal();
+  const CostFactors d = defaults();
+  cf.collective().allreduce_tree_chunk_bytes = d.collective().allreduce_tree_chunk_bytes;
+  cf.collective().allreduce_tree_max_chunks = d.collective().allreduce_tree_max_chunks;
+  cf.origin_ = "ideal (no overheads, full efficiency)";
+  return cf;
+}
+
 CostFactors CostFactors::defaults() {
-  CostFactors cf = ideal();
+  CostFactors cf = bare_ideal();
   overlay(cf, default_text(), "embedded cost_factors.json");
   for (auto t : kAllTransports)
     MOESIM_CHECK(!cf.transport(t).protocols.empty(), "embedded defaults lack transport {}", to_string(t));

@@ -10,7 +10,10 @@
 // pays o_p once, and puts s / eta_p bytes on the wire (it shares links by max-min on those).
 //
 // Collective structure: an all-to-all rank keeps at most `max_peers_in_flight` peer sends
-// outstanding (NCCL's bounded P2P channels), in NCCL's p2p schedule order.
+// outstanding (NCCL's bounded P2P channels), in NCCL's p2p schedule order. A tree all-reduce
+// pipelines each tree's share in chunks of `allreduce_tree_chunk_bytes` (NCCL's buffer step),
+// at most `allreduce_tree_max_chunks` simulated chunks per tree and channel
+// (sim/collectives/collectives.h).
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,12 +44,18 @@ struct CollectiveCost {
   /// NCCL's PXN: a message to another node on a different rail first crosses NVLink to the
   /// local GPU on the destination's rail, then goes rail-aligned (sim/collectives/transfer.h).
   bool pxn = true;
+  /// Tree all-reduce pipeline chunk: NCCL_BUFFSIZE / NCCL_STEPS (0 = one chunk per tree).
+  double allreduce_tree_chunk_bytes = 0;
+  /// Simulated chunks per tree and channel at most (0 = no cap); more real chunks are grouped
+  /// into macro-chunks (Task::repeat). A bound on the task count, not an NCCL value.
+  int allreduce_tree_max_chunks = 0;
 };
 
 class CostFactors {
  public:
   /// No overheads, efficiency 1 on every transport, unbounded concurrency: a flow's time is
-  /// path latency + bytes at its max-min rate exactly (`--ideal`).
+  /// path latency + bytes at its max-min rate exactly (`--ideal`). The tree all-reduce keeps
+  /// the defaults' pipeline chunking: it is how NCCL moves the data, not a cost.
   static CostFactors ideal();
   /// The embedded defaults (sim/data/cost_factors.json).
   static CostFactors defaults();

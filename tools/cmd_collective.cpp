@@ -22,6 +22,7 @@ struct CollectiveArgs {
   std::string op = "alltoall";
   std::string bytes = "1M:1G";
   std::string algorithm = "direct";
+  std::string allreduce_algorithm = "auto";
   int channels = 0;
   bool json = false;
 };
@@ -35,20 +36,32 @@ void run_collective(const CollectiveArgs& a) {
   CollectiveOptions opt;
   opt.algorithm = a.algorithm == "hierarchical" ? AllToAllAlgorithm::Hierarchical : AllToAllAlgorithm::Direct;
   opt.ring_channels = a.channels;
+  opt.allreduce_algorithm = *allreduce_algorithm_from_string(a.allreduce_algorithm);  // CLI::IsMember checked it
   const auto sizes = parse_size_list(a.bytes);
+  const bool allreduce = op == CollectiveOp::AllReduce;
+  // The algorithm that ran: all-reduce's may differ by size (auto).
+  auto algorithm = [&](const CollectiveResult& r) -> std::string_view {
+    if (allreduce) return to_string(r.allreduce_algorithm);
+    return op == CollectiveOp::AllToAll ? to_string(opt.algorithm) : "ring";
+  };
 
   nlohmann::json out = nlohmann::json::array();
   if (!a.json) {
-    fmt::print("# moesim collective: {} on {} ({} GPUs, {} nodes), algorithm {}, cost factors: {}\n", to_string(op), topo.name(),
-               topo.gpu_count(), topo.node_count(), op == CollectiveOp::AllToAll ? to_string(opt.algorithm) : "ring",
+    fmt::print("# moesim collective: {} on {} ({} GPUs, {} nodes), algorithm {}, cost factors: {}\n", to_string(op),
+               topo.name(), topo.gpu_count(), topo.node_count(),
+               allreduce                      ? to_string(opt.allreduce_algorithm)
+               : op == CollectiveOp::AllToAll ? to_string(opt.algorithm)
+                                              : "ring",
                costs.origin());
-    fmt::print("#{:>14} {:>14} {:>10} {:>10} {:>10}\n", "size", "count", "time", "algbw", "busbw");
+    fmt::print("#{:>14} {:>14} {:>10} {:>10} {:>10}{}\n", "size", "count", "time", "algbw", "busbw",
+               allreduce ? "  algorithm" : "");
     fmt::print("#{:>14} {:>14} {:>10} {:>10} {:>10}\n", "(B)", "(elements)", "(us)", "(GB/s)", "(GB/s)");
   }
   for (double b : sizes) {
     const auto r = simulate_collective(topo, costs, op, b, opt);
     if (a.json) {
       out.push_back({{"op", std::string(to_string(op))},
+                     {"algorithm", std::string(algorithm(r))},
                      {"bytes", r.bytes},
                      {"time_us", r.time.us()},
                      {"algbw_GBps", r.algbw_GBps},
@@ -56,8 +69,8 @@ void run_collective(const CollectiveArgs& a) {
                      {"ranks", topo.gpu_count()},
                      {"flows", r.flows}});
     } else {
-      fmt::print(" {:>14.0f} {:>14.0f} {:>10.2f} {:>10.2f} {:>10.2f}\n", r.bytes, r.bytes / 4, r.time.us(), r.algbw_GBps,
-                 r.busbw_GBps);
+      fmt::print(" {:>14.0f} {:>14.0f} {:>10.2f} {:>10.2f} {:>10.2f}{}\n", r.bytes, r.bytes / 4, r.time.us(),
+                 r.algbw_GBps, r.busbw_GBps, allreduce ? fmt::format("  {}", algorithm(r)) : "");
     }
   }
   if (a.json) fmt::print("{}\n", out.dump(2));
@@ -80,9 +93,21 @@ void add_collective_command(CLI::App& app) {
   cmd->add_option("--algorithm", args->algorithm, "All-to-all algorithm: direct (NCCL) or hierarchical (2-level, Tutel 2DH)")
       ->check(CLI::IsMember({"direct", "hierarchical"}))
       ->capture_default_str();
-  cmd->add_option("--channels", args->channels, "Rings for all-reduce/all-gather (0 = NICs per node across nodes, 1 inside one)")
+  cmd->add_option(
+         "--allreduce-algorithm", args->allreduce_algorithm,
+         "All-reduce algorithm: ring, tree (NCCL's double binary tree) or auto (the faster by the fluid model, "
+         "as NCCL's tuner picks by its cost model)")
+      ->check(CLI::IsMember({"ring", "tree", "auto"}))
+      ->capture_default_str();
+  cmd->add_option(
+         "--channels", args->channels,
+         "Rings for all-reduce/all-gather, or channels of two trees each for the tree all-reduce (0 = NICs per "
+         "node across nodes, 1 inside one)")
       ->check(CLI::Range(0, 64));
-  cmd->add_flag("--json", args->json, "Print a JSON array of {op, bytes, time_us, algbw_GBps, busbw_GBps, ranks, flows}");
+  cmd->add_flag(
+      "--json", args->json,
+      "Print a JSON array of {op, algorithm, bytes, time_us, algbw_GBps, busbw_GBps, ranks, flows} (algorithm: "
+      "the one that ran)");
   cmd->callback([args] { run_collective(*args); });
 }
 

@@ -27,6 +27,7 @@ struct RunArgs {
   std::uint64_t seed = 1;
   int distinct_layer_plans = 0;
   std::string fidelity = "flow";
+  std::string allreduce_algorithm = "auto";
   bool json = false;
   std::string trace;     // run --trace FILE: Chrome trace-event JSON (docs/TRACE.md)
   int trace_bins = 200;  // run --trace-bins: time bins of the link-utilization counters
@@ -50,6 +51,7 @@ TrainingStepOptions options_for(const RunArgs& a, const Prepared& p, const std::
   TrainingStepOptions o = training_options(strategy, p.strategy_params, a.seed, a.distinct_layer_plans, only_declared);
   o.compute_efficiency = p.compute;
   o.fidelity = *fidelity_from_string(a.fidelity);  // CLI::IsMember checked it
+  o.allreduce_algorithm = *allreduce_algorithm_from_string(a.allreduce_algorithm);  // likewise
   return o;
 }
 
@@ -169,6 +171,11 @@ void add_common(CLI::App* cmd, RunArgs& a) {
                   "flow: every message on the max-min network (reference); fluid: each collective priced by the "
                   "bottleneck model, much faster on large clusters, no contention between overlapping collectives")
       ->check(CLI::IsMember({"flow", "fluid"}))
+      ->capture_default_str();
+  cmd->add_option("--allreduce-algorithm", a.allreduce_algorithm,
+                  "Gradient all-reduces: ring, tree (NCCL's double binary tree) or auto (the faster of the two by the "
+                  "fluid model, per bucket)")
+      ->check(CLI::IsMember({"ring", "tree", "auto"}))
       ->capture_default_str();
   cmd->add_flag("--json", a.json, "Print JSON");
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "sim/collectives/collectives.h"
+#include "sim/collectives/fluid.h"
 #include "sim/collectives/task_graph.h"
 #include "sim/collectives/transfer.h"
 #include "sim/engine.h"
@@ -82,8 +83,10 @@ PlacementResult MeasuredCluster::place(int ranks, std::optional<int> nodes_known
 namespace {
 
 // Appends one iteration of `op` to `graph`; false when moesim has no model of it.
-bool append_pattern(TaskGraph& graph, const Topology& topo, std::span<const GpuId> ranks, CollectiveOp op, double bytes,
-                    const CostFactors& costs) {
+bool append_pattern(TaskGraph& graph, const TransferService& transfers, std::span<const GpuId> ranks, CollectiveOp op,
+                    double bytes) {
+  const Topology& topo = transfers.topology();
+  const CostFactors& costs = transfers.costs();
   const int P = static_cast<int>(ranks.size());
   switch (op) {
     case CollectiveOp::AllToAll: {
@@ -96,9 +99,17 @@ bool append_pattern(TaskGraph& graph, const Topology& topo, std::span<const GpuI
     case CollectiveOp::SendRecv:
       for (int r = 0; r < P; ++r) graph.add_transfer(ranks[r], ranks[(r + 1) % P], bytes);
       return true;
-    case CollectiveOp::AllReduce:
-      append_allreduce_ring(graph, topo, ranks, bytes, default_ring_channels(topo, ranks));
+    case CollectiveOp::AllReduce: {
+      // Ring or tree, the faster by the fluid model (NCCL's tuner picks by its cost model).
+      const int channels = default_ring_channels(topo, ranks);
+      const std::vector<std::vector<GpuId>> groups{std::vector<GpuId>(ranks.begin(), ranks.end())};
+      if (fluid_allreduce(transfers, groups, bytes, std::span<const int>(&channels, 1), AllReduceAlgorithm::Auto)
+              .algorithm == AllReduceAlgorithm::Tree)
+        append_allreduce_tree(graph, topo, ranks, bytes, channels, TreePipeline::from(costs.collective()));
+      else
+        append_allreduce_ring(graph, topo, ranks, bytes, channels);
       return true;
+    }
     case CollectiveOp::AllGather:
     case CollectiveOp::ReduceScatter:
       append_allgather_ring(graph, topo, ranks, bytes, default_ring_channels(topo, ranks));
@@ -120,11 +131,11 @@ std::optional<Run> run_pattern(const Placement& pl, const CostFactors& costs, Co
   MOESIM_CHECK(pl.topology != nullptr && !pl.ranks.empty(), "an empty placement");
   if (!(bytes > 0)) throw InputError(fmt::format("collective size must be > 0 bytes, got {}", bytes));
   const Topology& topo = *pl.topology;
-  TaskGraph graph;
-  if (!append_pattern(graph, topo, pl.ranks, op, bytes, costs)) return std::nullopt;
   Engine engine;
   Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
   TransferService transfers(engine, network, topo, costs);
+  TaskGraph graph;
+  if (!append_pattern(graph, transfers, pl.ranks, op, bytes)) return std::nullopt;
   Executor exec(transfers);
   Run r;
   r.time = exec.run(graph);

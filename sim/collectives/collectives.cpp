@@ -1,15 +1,35 @@
 #include "sim/collectives/collectives.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
+#include <utility>
 
+#include "sim/collectives/fluid.h"
 #include "sim/error.h"
 
 namespace moesim {
 
 std::string_view to_string(AllToAllAlgorithm a) {
   return a == AllToAllAlgorithm::Direct ? "direct" : "hierarchical";
+}
+
+namespace {
+constexpr std::pair<AllReduceAlgorithm, std::string_view> kAllReduceNames[] = {
+    {AllReduceAlgorithm::Ring, "ring"}, {AllReduceAlgorithm::Tree, "tree"}, {AllReduceAlgorithm::Auto, "auto"}};
+}  // namespace
+
+std::string_view to_string(AllReduceAlgorithm a) {
+  for (const auto& [value, name] : kAllReduceNames)
+    if (value == a) return name;
+  return "?";
+}
+
+std::optional<AllReduceAlgorithm> allreduce_algorithm_from_string(std::string_view s) {
+  for (const auto& [value, name] : kAllReduceNames)
+    if (name == s) return value;
+  return std::nullopt;
 }
 
 std::string_view to_string(CollectiveOp op) {
@@ -185,13 +205,8 @@ std::vector<std::vector<int>> ring_orders(const Topology& topo, std::span<const 
 
 namespace {
 
-// `steps` ring steps of `chunk` bytes per ring: at step s, ring position k sends to k+1
-// after its own step s-1 send and after receiving step s-1 from position k-1.
-CollectiveHandles ring_steps(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, int steps, double chunk,
-                             int channels, std::span<const TaskId> start_after, std::uint8_t category, int max_steps = 0) {
-  // Macro-steps: `group` consecutive ring steps per simulated step (the last may hold fewer).
-  const int group = max_steps > 0 && steps > max_steps ? (steps + max_steps - 1) / max_steps : 1;
-  const int P = static_cast<int>(ranks.size());
+// One done marker per rank, each after the rank's start_after task (if any).
+CollectiveHandles done_markers(TaskGraph& g, int P, std::span<const TaskId> start_after, std::uint8_t category) {
   MOESIM_CHECK(start_after.empty() || static_cast<int>(start_after.size()) == P, "start_after needs one task per rank");
   CollectiveHandles h;
   h.done.resize(P);
@@ -199,6 +214,17 @@ CollectiveHandles ring_steps(TaskGraph& g, const Topology& topo, std::span<const
     h.done[r] = g.add_marker(category);
     if (!start_after.empty()) g.depend(start_after[r], h.done[r]);
   }
+  return h;
+}
+
+// `steps` ring steps of `chunk` bytes per ring: at step s, ring position k sends to k+1
+// after its own step s-1 send and after receiving step s-1 from position k-1.
+CollectiveHandles ring_steps(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, int steps, double chunk,
+                             int channels, std::span<const TaskId> start_after, std::uint8_t category, int max_steps = 0) {
+  // Macro-steps: `group` consecutive ring steps per simulated step (the last may hold fewer).
+  const int group = max_steps > 0 && steps > max_steps ? (steps + max_steps - 1) / max_steps : 1;
+  const int P = static_cast<int>(ranks.size());
+  CollectiveHandles h = done_markers(g, P, start_after, category);
   if (P == 1) return h;
   for (const auto& ring : ring_orders(topo, ranks, channels)) {
     std::vector<TaskId> prev(P), cur(P);
@@ -241,6 +267,140 @@ CollectiveHandles append_allgather_ring(TaskGraph& g, const Topology& topo, std:
   return ring_steps(g, topo, ranks, P - 1, total_bytes / P / channels, channels, start_after, category);
 }
 
+TreePipeline TreePipeline::from(const CollectiveCost& c) {
+  return TreePipeline{.chunk_bytes = c.allreduce_tree_chunk_bytes, .max_chunks = c.allreduce_tree_max_chunks};
+}
+
+int TreePipeline::chunks(double tree_bytes) const {
+  if (!(chunk_bytes > 0) || !(tree_bytes > chunk_bytes)) return 1;
+  const double n = std::ceil(tree_bytes / chunk_bytes);
+  return max_chunks > 0 && n > max_chunks ? max_chunks : static_cast<int>(std::min(n, 1e9));
+}
+
+namespace {
+
+// NCCL's ncclGetBtree (src/graph/trees.cc): the parent of `rank` in a binary tree over
+// 0..n-1 rooted at 0 (whose one child is the highest power of two below n); -1 for the root.
+int btree_parent(int n, int rank) {
+  if (rank == 0) return -1;
+  int bit = 1;
+  while (bit < n && !(bit & rank)) bit <<= 1;
+  const int up = (rank ^ bit) | (bit << 1);
+  return up >= n ? rank ^ bit : up;
+}
+
+}  // namespace
+
+std::vector<int> dtree_node_parents(int nodes, int tree) {
+  MOESIM_CHECK(nodes >= 1 && (tree == 0 || tree == 1), "double binary tree {} over {} nodes", tree, nodes);
+  std::vector<int> parent(nodes);
+  for (int r = 0; r < nodes; ++r) {
+    if (tree == 0) {
+      parent[r] = btree_parent(nodes, r);
+    } else if (nodes % 2 == 1) {  // shift by one
+      const int u = btree_parent(nodes, (r - 1 + nodes) % nodes);
+      parent[r] = u < 0 ? -1 : (u + 1) % nodes;
+    } else {  // mirror
+      const int u = btree_parent(nodes, nodes - 1 - r);
+      parent[r] = u < 0 ? -1 : nodes - 1 - u;
+    }
+  }
+  return parent;
+}
+
+std::vector<std::vector<int>> tree_parents(const Topology& topo, std::span<const GpuId> ranks, int channels) {
+  const Layout l = layout_of(topo, ranks);
+  const int N = static_cast<int>(l.by_node.size());
+  channels = std::max(1, channels);
+  std::vector<std::vector<int>> trees;
+  trees.reserve(2 * static_cast<std::size_t>(channels));
+  for (int c = 0; c < channels; ++c) {
+    // Channel c's chain in node slot n: from local (c * G_n / channels), as ring c enters it.
+    std::vector<int> head(N);
+    std::vector<int> chain_parent(ranks.size(), -1);
+    for (int n = 0; n < N; ++n) {
+      const auto& node = l.by_node[n];
+      const int G = static_cast<int>(node.size());
+      const int off = static_cast<int>((static_cast<long>(c) * G) / channels) % G;
+      head[n] = node[off];
+      for (int e = 1; e < G; ++e) chain_parent[node[(off + e) % G]] = node[(off + e - 1) % G];
+    }
+    for (int t = 0; t < 2; ++t) {
+      const std::vector<int> up = dtree_node_parents(N, t);
+      std::vector<int> parent = chain_parent;
+      for (int n = 0; n < N; ++n) parent[head[n]] = up[n] < 0 ? -1 : head[up[n]];
+      trees.push_back(std::move(parent));
+    }
+  }
+  return trees;
+}
+
+CollectiveHandles append_allreduce_tree(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, double bytes,
+                                        int channels, const TreePipeline& pipeline, std::span<const TaskId> start_after,
+                                        std::uint8_t category) {
+  const int P = static_cast<int>(ranks.size());
+  channels = std::max(1, channels);
+  CollectiveHandles h = done_markers(g, P, start_after, category);
+  if (P == 1) return h;
+  const double tree_bytes = bytes / (2.0 * channels);
+  const int K = pipeline.chunks(tree_bytes);
+  const double chunk = tree_bytes / K;
+  std::vector<std::vector<int>> children(P);
+  std::vector<TaskId> up(P), down(P), prev_up(P), prev_down(P);
+  for (const auto& parent : tree_parents(topo, ranks, channels)) {
+    int root = -1;
+    for (auto& c : children) c.clear();
+    for (int r = 0; r < P; ++r) {
+      if (parent[r] < 0)
+        root = r;
+      else
+        children[parent[r]].push_back(r);
+    }
+    // Ranks root first, each after its parent (breadth first).
+    std::vector<int> order{root};
+    for (std::size_t i = 0; i < order.size(); ++i)
+      for (int c : children[order[i]]) order.push_back(c);
+    MOESIM_CHECK(static_cast<int>(order.size()) == P, "tree over {} ranks reaches {}", P, order.size());
+    for (int m = 0; m < K; ++m) {
+      // Reduce, leaves first: r sends chunk m up once its children's chunk m has arrived.
+      for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        const int r = *it;
+        if (r == root) continue;
+        up[r] = g.add_transfer(ranks[r], ranks[parent[r]], chunk, category);
+        if (m > 0)
+          g.depend(prev_up[r], up[r]);
+        else if (!start_after.empty())
+          g.depend(start_after[r], up[r]);
+        for (int c : children[r]) g.depend(up[c], up[r]);
+      }
+      // Broadcast, root first: the root forwards chunk m when all of it is reduced, others
+      // when they have received it.
+      for (const int r : order) {
+        if (r == root) continue;
+        const int p = parent[r];
+        down[r] = g.add_transfer(ranks[p], ranks[r], chunk, category);
+        if (m > 0)
+          g.depend(prev_down[r], down[r]);
+        else if (p == root && !start_after.empty())
+          g.depend(start_after[root], down[r]);
+        if (p == root) {
+          for (int c : children[root]) g.depend(up[c], down[r]);
+        } else {
+          g.depend(down[p], down[r]);
+        }
+      }
+      std::swap(up, prev_up);
+      std::swap(down, prev_down);
+    }
+    // A rank is done when it has the result and has passed it on.
+    for (int r = 0; r < P; ++r) {
+      if (r != root) g.depend(prev_down[r], h.done[r]);
+      for (int c : children[r]) g.depend(prev_down[c], h.done[r]);
+    }
+  }
+  return h;
+}
+
 double busbw_factor(CollectiveOp op, int n) {
   if (n <= 1) return 0;
   const double f = static_cast<double>(n - 1) / n;
@@ -255,6 +415,10 @@ CollectiveResult simulate_collective(const Topology& topo, const CostFactors& co
   for (int r = 0; r < P; ++r) ranks[r] = GpuId::from(r);
   TaskGraph graph;
   const int channels = options.ring_channels > 0 ? options.ring_channels : default_ring_channels(topo, ranks);
+  Engine engine;
+  Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
+  TransferService transfers(engine, network, topo, costs);
+  AllReduceAlgorithm allreduce = options.allreduce_algorithm;
   switch (op) {
     case CollectiveOp::AllToAll: {
       const double per_peer = bytes / P;
@@ -263,19 +427,25 @@ CollectiveResult simulate_collective(const Topology& topo, const CostFactors& co
                        costs.collective().alltoall_max_peers_in_flight);
       break;
     }
-    case CollectiveOp::AllReduce:
-      append_allreduce_ring(graph, topo, ranks, bytes, channels);
+    case CollectiveOp::AllReduce: {
+      if (allreduce == AllReduceAlgorithm::Auto) {
+        const std::vector<std::vector<GpuId>> groups{ranks};
+        allreduce = fluid_allreduce(transfers, groups, bytes, std::span<const int>(&channels, 1), allreduce).algorithm;
+      }
+      if (allreduce == AllReduceAlgorithm::Tree)
+        append_allreduce_tree(graph, topo, ranks, bytes, channels, TreePipeline::from(costs.collective()));
+      else
+        append_allreduce_ring(graph, topo, ranks, bytes, channels);
       break;
+    }
     case CollectiveOp::AllGather:
       append_allgather_ring(graph, topo, ranks, bytes, channels);
       break;
   }
-  Engine engine;
-  Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
-  TransferService transfers(engine, network, topo, costs);
   Executor exec(transfers);
   const Time t = exec.run(graph);
   CollectiveResult res;
+  res.allreduce_algorithm = allreduce;
   res.bytes = bytes;
   res.time = t;
   res.flows = network.flows_completed();

@@ -28,6 +28,17 @@ struct Incidence {
       for (std::uint32_t k = path_begin[m]; k < path_begin[m + 1]; ++k) by_link[fill[links[k].index()]++] = m;
   }
 
+  /// Appends a message src -> dst (as TransferService prices one of `message_bytes`) that puts
+  /// `total_bytes` / efficiency on every link of its path.
+  TransferService::MessageCost add(const TransferService& ts, GpuId src, GpuId dst, double message_bytes,
+                                   double total_bytes, std::vector<LinkId>& path) {
+    const auto c = ts.message_cost(src, dst, message_bytes, path);
+    links.insert(links.end(), path.begin(), path.end());
+    wire.push_back(total_bytes / c.efficiency);
+    path_begin.push_back(static_cast<std::uint32_t>(links.size()));
+    return c;
+  }
+
   std::vector<std::pair<LinkId, double>> link_bytes() const {
     std::vector<std::pair<LinkId, double>> out;
     for (std::size_t l = 0; l + 1 < link_begin.size(); ++l) {
@@ -157,12 +168,8 @@ FluidResult fluid_allreduce_rings(const TransferService& ts, std::span<const std
     const double chunk = bytes / P / ch;
     for (const auto& ring : ring_orders(ts.topology(), ranks, ch))
       for (int k = 0; k < P; ++k) {
-        const GpuId from = ranks[ring[k]], to = ranks[ring[(k + 1) % P]];
-        const auto c = ts.message_cost(from, to, chunk, path);
+        const auto c = inc.add(ts, ranks[ring[k]], ranks[ring[(k + 1) % P]], chunk, chunk, path);
         edges.push_back({static_cast<std::uint32_t>(q), c.overhead.seconds(), c.latency.seconds()});
-        inc.links.insert(inc.links.end(), path.begin(), path.end());
-        inc.wire.push_back(chunk / c.efficiency);
-        inc.path_begin.push_back(static_cast<std::uint32_t>(inc.links.size()));
       }
   }
   inc.group_by_link(links.size());
@@ -188,6 +195,174 @@ FluidResult fluid_allreduce_rings(const TransferService& ts, std::span<const std
   res.link_wire_bytes = inc.link_bytes();
   for (const Edge& e : edges) res.messages += static_cast<std::size_t>(steps[e.group]);
   return res;
+}
+
+FluidResult fluid_allreduce_trees(const TransferService& ts, std::span<const std::vector<GpuId>> groups, double bytes,
+                                  std::span<const int> channels) {
+  MOESIM_CHECK(channels.size() == groups.size(), "one channel count per group");
+  MOESIM_CHECK(bytes >= 0 && std::isfinite(bytes), "all-reduce of {} bytes", bytes);
+  const auto links = ts.topology().links();
+  const TreePipeline pipeline = TreePipeline::from(ts.costs().collective());
+  // Every tree of every group, ranks in breadth-first order from the root; its edges are
+  // messages of `inc`: rank r's up edge (r -> parent) at up[r], its down edge at down[r].
+  struct Tree {
+    std::uint32_t group;
+    int chunks;
+    std::vector<int> parent;
+    std::vector<int> order;
+    std::vector<std::uint32_t> up, down;
+  };
+  struct Edge {
+    int level;          // pipeline stage of its first chunk (see above)
+    double fixed_s;     // per chunk: overhead + latency
+    double chunk_wire;  // wire bytes of one chunk
+  };
+  std::vector<Tree> trees;
+  std::vector<Edge> edges;
+  Incidence inc;
+  inc.path_begin.push_back(0);
+  std::vector<LinkId> path;
+  std::vector<int> level_up;
+  std::size_t messages = 0;
+  for (std::size_t q = 0; q < groups.size(); ++q) {
+    const auto& ranks = groups[q];
+    const int P = static_cast<int>(ranks.size());
+    if (P <= 1 || bytes <= 0) continue;
+    const int ch = std::max(1, channels[q]);
+    const double tree_bytes = bytes / (2.0 * ch);
+    const int K = pipeline.chunks(tree_bytes);
+    for (auto& parent : tree_parents(ts.topology(), ranks, ch)) {
+      Tree t{.group = static_cast<std::uint32_t>(q),
+             .chunks = K,
+             .parent = std::move(parent),
+             .order = {},
+             .up = std::vector<std::uint32_t>(P),
+             .down = std::vector<std::uint32_t>(P)};
+      std::vector<std::vector<int>> children(P);
+      for (int r = 0; r < P; ++r)
+        if (t.parent[r] < 0)
+          t.order.push_back(r);
+        else
+          children[t.parent[r]].push_back(r);
+      for (std::size_t i = 0; i < t.order.size(); ++i)
+        for (int c : children[t.order[i]]) t.order.push_back(c);
+      // Stages: a leaf's up edge is stage 0, r's up edge one after its children's; the root's
+      // down edges one after the last up edge into it, each other down edge one after its parent's.
+      level_up.assign(P, 0);
+      for (auto it = t.order.rbegin(); it + 1 != t.order.rend(); ++it)
+        level_up[t.parent[*it]] = std::max(level_up[t.parent[*it]], level_up[*it] + 1);
+      std::vector<int> level_down(P, level_up[t.order.front()]);
+      for (int r : t.order) {
+        const int p = t.parent[r];
+        if (p < 0) continue;
+        if (t.parent[p] >= 0) level_down[r] = level_down[p] + 1;
+        for (const bool is_up : {true, false}) {
+          (is_up ? t.up[r] : t.down[r]) = static_cast<std::uint32_t>(edges.size());
+          const auto c = inc.add(ts, ranks[is_up ? r : p], ranks[is_up ? p : r], tree_bytes / K, tree_bytes, path);
+          edges.push_back({.level = is_up ? level_up[r] : level_down[r],
+                           .fixed_s = c.overhead.seconds() + c.latency.seconds(),
+                           .chunk_wire = inc.wire.back() / K});
+        }
+        messages += 2 * static_cast<std::size_t>(K);
+      }
+      trees.push_back(std::move(t));
+    }
+  }
+  inc.group_by_link(links.size());
+
+  // Per edge, the bandwidth time of one chunk on its worst link: `fill` shares the link with
+  // the edges of the same stage (running at the same time while the pipeline fills), `steady`
+  // with all of them (the whole link's bytes / K).
+  std::vector<double> fill(edges.size(), 0.0), steady(edges.size(), 0.0);
+  std::vector<std::pair<int, std::uint32_t>> on_link;  // (stage, edge)
+  for (std::size_t l = 0; l < links.size(); ++l) {
+    const std::uint32_t b = inc.link_begin[l], e = inc.link_begin[l + 1];
+    if (b == e) continue;
+    const double cap = links[l].capacity_Bps;
+    on_link.clear();
+    double total = 0;
+    for (std::uint32_t k = b; k < e; ++k) {
+      const std::uint32_t m = inc.by_link[k];
+      on_link.emplace_back(edges[m].level, m);
+      total += edges[m].chunk_wire;
+    }
+    std::sort(on_link.begin(), on_link.end());
+    for (std::size_t i = 0; i < on_link.size();) {
+      std::size_t j = i;
+      double same = 0;
+      for (; j < on_link.size() && on_link[j].first == on_link[i].first; ++j)
+        same += edges[on_link[j].second].chunk_wire;
+      for (std::size_t k = i; k < j; ++k) {
+        const std::uint32_t m = on_link[k].second;
+        fill[m] = std::max(fill[m], same / cap);
+        steady[m] = std::max(steady[m], total / cap);
+      }
+      i = j;
+    }
+  }
+
+  // A chunk's time on edge e: its fixed costs, then its bytes sharing the worst link with the
+  // edges of its stage while the pipeline fills, with every edge of the link once it is full
+  // (a full pipeline moves all stages in step, so they send and wait at the same times).
+  auto tau_fill = [&](std::uint32_t e) { return edges[e].fixed_s + fill[e]; };
+  auto tau_steady = [&](std::uint32_t e) { return edges[e].fixed_s + steady[e]; };
+  std::vector<double> finish(groups.size(), 0.0);
+  std::vector<double> upin, uproot, downroot, downout;
+  for (const Tree& t : trees) {
+    const int P = static_cast<int>(t.parent.size());
+    const int root = t.order.front();
+    // Sums of fill times: upin[r] the longest up path from a leaf to r, uproot[r] the up path
+    // from r to the root, downroot[r] the down path from the root to r, downout[r] the longest
+    // down path from r to a leaf.
+    upin.assign(P, 0.0);
+    uproot.assign(P, 0.0);
+    downroot.assign(P, 0.0);
+    downout.assign(P, 0.0);
+    for (int r : t.order)
+      if (r != root) {
+        uproot[r] = tau_fill(t.up[r]) + uproot[t.parent[r]];
+        downroot[r] = tau_fill(t.down[r]) + downroot[t.parent[r]];
+      }
+    for (auto it = t.order.rbegin(); it + 1 != t.order.rend(); ++it) {
+      const int r = *it, p = t.parent[r];
+      upin[p] = std::max(upin[p], upin[r] + tau_fill(t.up[r]));
+      downout[p] = std::max(downout[p], downout[r] + tau_fill(t.down[r]));
+    }
+    // The longest path through each edge, with the K - 1 further chunks at that edge.
+    const int K = t.chunks;
+    double worst = 0;
+    for (int r = 0; r < P; ++r) {
+      if (r == root) continue;
+      const double through_up = (K - 1) * tau_steady(t.up[r]) + upin[r] + uproot[r] + downout[root];
+      const double through_down = (K - 1) * tau_steady(t.down[r]) + upin[root] + downroot[r] + downout[r];
+      worst = std::max({worst, through_up, through_down});
+    }
+    finish[t.group] = std::max(finish[t.group], worst);
+  }
+  FluidResult res;
+  res.finish.resize(groups.size());
+  for (std::size_t q = 0; q < groups.size(); ++q) res.finish[q] = Time::from_seconds_ceil(finish[q]);
+  res.link_wire_bytes = inc.link_bytes();
+  res.messages = messages;
+  return res;
+}
+
+FluidAllReduce fluid_allreduce(const TransferService& ts, std::span<const std::vector<GpuId>> groups, double bytes,
+                               std::span<const int> channels, AllReduceAlgorithm algorithm) {
+  auto last = [](const FluidResult& r) {
+    return r.finish.empty() ? Time::zero() : *std::max_element(r.finish.begin(), r.finish.end());
+  };
+  switch (algorithm) {
+    case AllReduceAlgorithm::Ring:
+      return {AllReduceAlgorithm::Ring, fluid_allreduce_rings(ts, groups, bytes, channels)};
+    case AllReduceAlgorithm::Tree:
+      return {AllReduceAlgorithm::Tree, fluid_allreduce_trees(ts, groups, bytes, channels)};
+    case AllReduceAlgorithm::Auto:
+      break;
+  }
+  FluidAllReduce ring{AllReduceAlgorithm::Ring, fluid_allreduce_rings(ts, groups, bytes, channels)};
+  FluidAllReduce tree{AllReduceAlgorithm::Tree, fluid_allreduce_trees(ts, groups, bytes, channels)};
+  return last(tree.result) < last(ring.result) ? std::move(tree) : std::move(ring);
 }
 
 }  // namespace moesim

@@ -24,6 +24,30 @@
 //     max over q's edges e of (o_e + sum_{edges on e's worst link} w / C + latency_e)
 // and the all-reduce 2 (P - 1) steps.
 //
+// Tree all-reduce (NCCL's double binary tree, sim/collectives/collectives.h). Each tree edge e
+// (up and down for every non-root rank of every tree) moves the tree's share D = bytes /
+// (2 channels) in K chunks (TreePipeline::chunks, as append_allreduce_tree cuts it) and puts
+// D / eta_e on each link of its path. Chunk k on e waits for chunk k on the edges feeding it
+// and for chunk k-1 on e. Stage s of the pipeline is the edges whose first chunk can move s-th
+// (a leaf's up edge 0, a parent's one after its children's, the root's down edges one after
+// the last up edge, then one per level down). One chunk on e takes
+//     fill_e   = o_e + latency_e + (chunk wire bytes of e's stage on e's worst link) / C
+// while the pipeline fills (only the edges of one stage run together), and
+//     steady_e = o_e + latency_e + (chunk wire bytes of all edges on e's worst link) / C
+// once it is full (a full pipeline moves every stage in step, so all of a link's edges send,
+// and wait out their overheads, at the same times). The finish is the longest path of the
+// chunk grid with those times:
+//     max over leaf -> root -> leaf paths p and edges e* on p of
+//         sum_{e in p} fill_e + (K - 1) steady_{e*}
+// found in O(edges) per tree. For large messages this is the busiest link's bytes over its
+// capacity plus K overheads and latencies and the fill; for one chunk it is the depth x
+// (overhead + latency + chunk time). Against the flow model (tests/sim/fluid_test.cpp): exact
+// for one chunk and on one node; within 1% for large messages across 2 nodes of the issue
+// cluster with ideal costs; with default costs within 12% for 1-64 MiB on 1-8 nodes (the flow
+// model overlaps fill stages that the stage sums keep apart) and 2% from 1 GiB.
+//
+// Auto (fluid_allreduce) prices ring and tree and keeps the faster.
+//
 // What the fluid model leaves out, by construction: contention between collectives that
 // overlap in time (e.g. the gradient all-reduce and a backward all-to-all share NICs in the
 // flow model; here each sees an idle network), the order of messages inside a rank's window,
@@ -33,6 +57,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/collectives/collectives.h"
 #include "sim/collectives/transfer.h"
 #include "sim/time.h"
 
@@ -45,7 +70,7 @@ struct FluidTransfer {
 };
 
 struct FluidResult {
-  std::vector<Time> finish;  // per rank (all-to-all) or per group (rings), from the start
+  std::vector<Time> finish;  // per rank (all-to-all) or per group (all-reduces), from the start
   std::vector<std::pair<LinkId, double>> link_wire_bytes;  // wire bytes per link used, by link id
   std::size_t messages = 0;
 };
@@ -58,5 +83,22 @@ FluidResult fluid_alltoallv(const TransferService& transfers, std::span<const Gp
 /// ring_orders(topo, group, channels[q]) rings. finish[q] is group q's time.
 FluidResult fluid_allreduce_rings(const TransferService& transfers, std::span<const std::vector<GpuId>> groups,
                                   double bytes, std::span<const int> channels);
+
+/// Tree all-reduces of `bytes` per rank in each of `groups`, all starting together, each over
+/// tree_parents(topo, group, channels[q]) with the cost factors' tree pipeline. finish[q] is
+/// group q's time.
+FluidResult fluid_allreduce_trees(const TransferService& transfers, std::span<const std::vector<GpuId>> groups,
+                                  double bytes, std::span<const int> channels);
+
+struct FluidAllReduce {
+  AllReduceAlgorithm algorithm = AllReduceAlgorithm::Ring;  // the one priced: Ring or Tree
+  FluidResult result;
+};
+
+/// The all-reduces of `groups` by `algorithm`. Auto prices both and keeps the one whose last
+/// group finishes first (ring on a tie). NCCL's tuner likewise picks ring or tree from a cost
+/// model of each algorithm (src/graph/tuning.cc), not by measuring; moesim's model is this one.
+FluidAllReduce fluid_allreduce(const TransferService& transfers, std::span<const std::vector<GpuId>> groups,
+                               double bytes, std::span<const int> channels, AllReduceAlgorithm algorithm);
 
 }  // namespace moesim

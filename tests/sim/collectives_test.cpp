@@ -1,13 +1,14 @@
 #include "sim/collectives/collectives.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <set>
 
+#include <gtest/gtest.h>
+
 #include "tests/sim/issue_cluster.h"
 #include "topologies/builders.h"
+#include "topologies/cluster_loader.h"
 
 using namespace moesim;
 using namespace moesim::time_literals;
@@ -218,4 +219,298 @@ TEST(TaskGraph, ChainedMarkersRunOnceEachInDependencyOrder) {
   EXPECT_EQ(net.flows_completed(), 1u);
   EXPECT_EQ(end, g.task(c).finish);
   EXPECT_LE(g.task(b).finish, g.task(c).start);
+}
+
+// ---- tree all-reduce (NCCL's double binary tree) -------------------------------------------
+
+namespace {
+
+std::vector<GpuId> all_gpus(const Topology& topo) {
+  std::vector<GpuId> ranks;
+  for (int g = 0; g < topo.gpu_count(); ++g) ranks.push_back(GpuId::from(g));
+  return ranks;
+}
+
+CollectiveResult allreduce(const Topology& topo, const CostFactors& costs, double S, AllReduceAlgorithm a) {
+  return simulate_collective(topo, costs, CollectiveOp::AllReduce, S, {.allreduce_algorithm = a});
+}
+
+// Chunk bytes of one tree of the issue cluster on `nodes` nodes (4 channels x 2 trees).
+double issue_tree_chunk(double S, const TreePipeline& p) {
+  const double D = S / 8;
+  return D / p.chunks(D);
+}
+
+}  // namespace
+
+TEST(AllReduceAlgorithm, PrintsAndParsesItsNames) {
+  for (auto a : {AllReduceAlgorithm::Ring, AllReduceAlgorithm::Tree, AllReduceAlgorithm::Auto})
+    EXPECT_EQ(allreduce_algorithm_from_string(to_string(a)), a);
+  EXPECT_EQ(to_string(AllReduceAlgorithm::Tree), "tree");
+  EXPECT_FALSE(allreduce_algorithm_from_string("nvls").has_value());
+  EXPECT_FALSE(allreduce_algorithm_from_string("Ring").has_value());
+}
+
+TEST(DoubleBinaryTree, MatchesTheTwelveRankDiagramInNcclsTreesCc) {
+  // src/graph/trees.cc draws, for 12 ranks, tree 0: 0-8, 8-{4,10}, 4-{2,6}, 2-{1,3},
+  // 6-{5,7}, 10-{9,11}; tree 1 is its mirror (r -> 11 - r): 11-3, 3-{7,1}, 7-{9,5}, ...
+  const std::vector<int> t0{-1, 2, 4, 2, 8, 6, 4, 6, 0, 10, 8, 10};
+  EXPECT_EQ(dtree_node_parents(12, 0), t0);
+  std::vector<int> t1(12);
+  for (int r = 0; r < 12; ++r) t1[r] = t0[11 - r] < 0 ? -1 : 11 - t0[11 - r];
+  EXPECT_EQ(dtree_node_parents(12, 1), t1);
+  EXPECT_EQ(t1[3], 11);
+  // 13 ranks (odd): tree 1 is tree 0 shifted by one: the drawing's root 1 with child 9.
+  const auto s = dtree_node_parents(13, 1);
+  EXPECT_EQ(s[1], -1);
+  EXPECT_EQ(s[9], 1);
+  EXPECT_EQ(s[5], 9);
+  EXPECT_EQ(s[0], 9);
+}
+
+TEST(DoubleBinaryTree, EveryTreeIsATreeAndWithAnEvenCountNoNodeIsInteriorInBoth) {
+  for (int n = 1; n <= 33; ++n) {
+    std::vector<int> children[2];
+    for (int t = 0; t < 2; ++t) {
+      const auto parent = dtree_node_parents(n, t);
+      children[t].assign(n, 0);
+      int roots = 0;
+      for (int r = 0; r < n; ++r) {
+        if (parent[r] < 0)
+          ++roots;
+        else
+          ++children[t][parent[r]];
+        // Following parents reaches the root in fewer than n steps (no cycle).
+        int x = r, steps = 0;
+        while (parent[x] >= 0 && steps <= n) x = parent[x], ++steps;
+        EXPECT_LT(steps, n) << n << " nodes, tree " << t << ", rank " << r;
+      }
+      EXPECT_EQ(roots, 1) << n << " nodes, tree " << t;
+      for (int r = 0; r < n; ++r) EXPECT_LE(children[t][r], 2) << n << " nodes, tree " << t;
+    }
+    if (n % 2 != 0) continue;
+    for (int r = 0; r < n; ++r)
+      EXPECT_FALSE(children[0][r] > 0 && children[1][r] > 0) << n << " nodes: rank " << r << " is interior in both";
+  }
+}
+
+TEST(TreeAllReduce, MovesTwoTimesPMinusOneBuffersAndEveryRankSendsWhatItReceives) {
+  // Each of the 2 x 4 trees carries D = S/8. In a tree every non-root rank sends its share up
+  // once and receives the result down once: 2 (P - 1) D per tree, 2 (P - 1) S in all. A rank
+  // with c children in a tree (plus its parent) sends and receives (c + 1) D there, so per rank
+  // sent == received.
+  const Topology topo = build_simple_cluster(issue_cluster(3));
+  const auto ranks = all_gpus(topo);
+  const int P = 24;
+  const double S = 48e6;
+  TaskGraph g;
+  append_allreduce_tree(g, topo, ranks, S, 4, {.chunk_bytes = 1e6, .max_chunks = 4});
+  double total = 0;
+  std::vector<double> sent(P, 0), received(P, 0);
+  std::size_t transfers = 0;
+  for (const Task& t : g.tasks()) {
+    if (t.kind != TaskKind::Transfer) continue;
+    ++transfers;
+    total += t.bytes;
+    sent[t.src.index()] += t.bytes;
+    received[t.dst.index()] += t.bytes;
+  }
+  EXPECT_NEAR(total, 2.0 * (P - 1) * S, 1e-6 * S);
+  for (int r = 0; r < P; ++r) EXPECT_NEAR(sent[r], received[r], 1e-6 * S) << r;
+  // D = 6e6 bytes in ceil(6e6 / 1e6) = 6 chunks, capped at 4: 8 trees x 46 edges x 4 chunks.
+  EXPECT_EQ(transfers, 8u * 2 * (P - 1) * 4);
+}
+
+TEST(TreeAllReduce, EveryRanksResultWaitsForEveryRanksInput) {
+  // Reduce then broadcast: holding back one rank's input for 1 ms holds back every rank's
+  // result (its done marker), whichever rank it is (a chain tail, a node head, the root).
+  const Topology topo = build_simple_cluster(issue_cluster(3));
+  const auto ranks = all_gpus(topo);
+  const int P = static_cast<int>(ranks.size());
+  const CostFactors costs = CostFactors::ideal();
+  const Time hold = Time::from_ps(1'000'000'000);
+  for (int late : {0, 5, 8, 23}) {
+    TaskGraph g;
+    std::vector<TaskId> start(P);
+    for (int r = 0; r < P; ++r) start[r] = r == late ? g.add_delay(ranks[r], hold) : g.add_marker();
+    const auto h = append_allreduce_tree(g, topo, ranks, 1e6, 2, {}, start);
+    Engine e;
+    Network net(e, topo.links());
+    TransferService ts(e, net, topo, costs);
+    Executor(ts).run(g);
+    for (int r = 0; r < P; ++r)
+      EXPECT_GT(g.task(h.done[r]).finish, hold) << "rank " << r << " did not wait for " << late;
+  }
+}
+
+TEST(TreeAllReduce, AcrossTwoNodesEachNodeSendsItsBufferOverTheNetworkOnce) {
+  // 2 nodes: in each tree one node's head sends D up to the other, which sends D back down, so
+  // each node sends S over the network in all (each of its 4 NICs S/4): half the ring's
+  // 2 (P - 1) / P S.
+  const Topology topo = build_simple_cluster(issue_cluster(2));
+  const auto ranks = all_gpus(topo);
+  const double S = 64e6;
+  auto network_bytes_per_node = [&](AllReduceAlgorithm a) {
+    TaskGraph g;
+    if (a == AllReduceAlgorithm::Tree)
+      append_allreduce_tree(g, topo, ranks, S, 4, {});
+    else
+      append_allreduce_ring(g, topo, ranks, S, 4);
+    std::vector<double> out(2, 0);
+    std::set<VertexId> nics;
+    for (const Task& t : g.tasks())
+      if (t.kind == TaskKind::Transfer && topo.gpu(t.src).node != topo.gpu(t.dst).node) {
+        out[topo.gpu(t.src).node] += t.bytes;
+        nics.insert(topo.gpu(t.src).nic);
+      }
+    EXPECT_EQ(nics.size(), 8u);  // every NIC of both nodes
+    return out;
+  };
+  const auto tree = network_bytes_per_node(AllReduceAlgorithm::Tree);
+  const auto ring = network_bytes_per_node(AllReduceAlgorithm::Ring);
+  for (int n = 0; n < 2; ++n) {
+    EXPECT_NEAR(tree[n], S, 1e-6 * S);
+    EXPECT_NEAR(ring[n], 2.0 * 15 / 16 * S, 1e-6 * S);
+  }
+}
+
+TEST(TreeAllReduce, AtFourNodesAnInteriorNodeSendsTwiceItsBufferSoTheTreeSavesNoNetworkBytes) {
+  // Over 4 nodes, tree 0 is 0-2, 2-{1,3} and tree 1 its mirror 3-1, 1-{2,0}: node 2 sends D up
+  // and 2 D down in tree 0 and D up in tree 1, 4 D per channel = 2 S; nodes 0 and 3 send S.
+  // The ring sends 2 (P - 1) / P S from every node: the double binary tree only matches the
+  // ring's bandwidth beyond 2 nodes; its gain there is latency (log depth).
+  const Topology topo = build_simple_cluster(issue_cluster(4));
+  const auto ranks = all_gpus(topo);
+  const double S = 64e6;
+  TaskGraph g;
+  append_allreduce_tree(g, topo, ranks, S, 4, {});
+  std::vector<double> out(4, 0);
+  for (const Task& t : g.tasks())
+    if (t.kind == TaskKind::Transfer && topo.gpu(t.src).node != topo.gpu(t.dst).node)
+      out[topo.gpu(t.src).node] += t.bytes;
+  EXPECT_NEAR(out[0], S, 1e-6 * S);
+  EXPECT_NEAR(out[1], 2 * S, 1e-6 * S);
+  EXPECT_NEAR(out[2], 2 * S, 1e-6 * S);
+  EXPECT_NEAR(out[3], S, 1e-6 * S);
+}
+
+TEST(TreeAllReduce, OneChunkTakesTheDepthTimesLatencyPlusChunkTime) {
+  // Issue cluster, 2 nodes, ideal costs, S = 1 MiB: 4 channels x 2 trees of D = S/8 = 128 KiB,
+  // one chunk (< 512 KiB). The longest path: up the leaf node's chain (7 NVLink hops, 2 us
+  // each; both trees of the channel send up the same chain at once, so each hop carries 2D at
+  // 300 GB/s), over the network to the root (8 us, D alone on 12.5 GB/s: the other tree's
+  // network hop is one stage earlier), back to the leaf node's head (same), down its chain
+  // (7 hops; the other tree's chain there runs one stage apart, so D alone on NVLink).
+  const Topology topo = build_simple_cluster(issue_cluster(2));
+  const double S = 1024.0 * 1024;
+  const double D = S / 8;
+  const auto r = allreduce(topo, CostFactors::ideal(), S, AllReduceAlgorithm::Tree);
+  const double expect = 2 * (8e-6 + D / 12.5e9) + 7 * (2e-6 + 2 * D / 300e9) + 7 * (2e-6 + D / 300e9);
+  EXPECT_NEAR(r.time.seconds(), expect, 1e-9 * expect + 30e-12);
+  EXPECT_EQ(r.flows, 8u * 2 * 15);
+  EXPECT_EQ(r.allreduce_algorithm, AllReduceAlgorithm::Tree);
+}
+
+TEST(TreeAllReduce, LargeMessagesPipelineToTheNicBoundPlusTheFill) {
+  // S = 1 GiB: D = 128 MiB per tree in K = 64 chunks (the cap) of q = 2 MiB. Each NIC carries
+  // two trees' edges (one tree's up, the other's down), which move in step once the pipeline
+  // is full: (K - 1) periods of 8 us + 2q / 12.5 GB/s on the critical network edge, plus the
+  // fill: both network hops with q alone and the 14 NVLink hops of the path above.
+  const Topology topo = build_simple_cluster(issue_cluster(2));
+  const auto costs = CostFactors::ideal();
+  const TreePipeline p = TreePipeline::from(costs.collective());
+  ASSERT_EQ(p.chunks(1024.0 * 1024 * 1024 / 8), 64);
+  const double S = 1024.0 * 1024 * 1024;
+  const double q = issue_tree_chunk(S, p);
+  const auto r = allreduce(topo, costs, S, AllReduceAlgorithm::Tree);
+  const double expect =
+      63 * (8e-6 + 2 * q / 12.5e9) + 2 * (8e-6 + q / 12.5e9) + 7 * (2e-6 + 2 * q / 300e9) + 7 * (2e-6 + q / 300e9);
+  EXPECT_NEAR(r.time.seconds(), expect, 0.01 * expect);
+  // Never faster than the NICs' bytes: 2D per NIC at 12.5 GB/s.
+  EXPECT_GT(r.time.seconds(), 2 * (S / 8) / 12.5e9);
+}
+
+TEST(TreeAllReduce, BeatsTheRingAcrossTwoNodesForLargeMessages) {
+  // Across 2 nodes each node sends S over its NICs in the tree and 2 (P - 1) / P S in the ring.
+  for (const char* preset : {"dgx-h100", "p5.48xlarge", "p4d.24xlarge"}) {
+    const Topology topo = load_cluster(preset, 2);
+    for (double S : {64.0 * 1024 * 1024, 1024.0 * 1024 * 1024}) {
+      const auto ring = allreduce(topo, CostFactors::defaults(), S, AllReduceAlgorithm::Ring);
+      const auto tree = allreduce(topo, CostFactors::defaults(), S, AllReduceAlgorithm::Tree);
+      EXPECT_LT(tree.time.seconds(), 0.95 * ring.time.seconds()) << preset << ", " << S << " B";
+    }
+  }
+  const Topology issue = build_simple_cluster(issue_cluster(2));
+  const double S = 1024.0 * 1024 * 1024;
+  EXPECT_LT(allreduce(issue, CostFactors::ideal(), S, AllReduceAlgorithm::Tree).time.seconds(),
+            0.6 * allreduce(issue, CostFactors::ideal(), S, AllReduceAlgorithm::Ring).time.seconds());
+}
+
+TEST(TreeAllReduce, InsideOneNodeTheRingWinsOrTies) {
+  // One node: the tree is the node's chain, which moves each GPU's data over NVLink twice (up
+  // and down) against the ring's 2 (P - 1) / P; at 8 B both are latency and tie.
+  for (const char* preset : {"dgx-a100", "dgx-h100"}) {
+    const Topology topo = load_cluster(preset, 1);
+    for (double S : {8.0, 1024.0 * 1024, 64.0 * 1024 * 1024, 1024.0 * 1024 * 1024}) {
+      const auto ring = allreduce(topo, CostFactors::defaults(), S, AllReduceAlgorithm::Ring);
+      const auto tree = allreduce(topo, CostFactors::defaults(), S, AllReduceAlgorithm::Tree);
+      EXPECT_LE(ring.time, tree.time) << preset << ", " << S << " B";
+      const auto aut = allreduce(topo, CostFactors::defaults(), S, AllReduceAlgorithm::Auto);
+      EXPECT_EQ(aut.allreduce_algorithm, AllReduceAlgorithm::Ring) << preset << ", " << S << " B";
+      EXPECT_EQ(aut.time, ring.time);
+    }
+  }
+}
+
+TEST(TreeAllReduce, AutoRunsTheFasterOfRingAndTree) {
+  // Auto chooses by the fluid model; on these cases the flow model agrees, so Auto's time is
+  // the minimum. The cases cover both choices.
+  std::set<AllReduceAlgorithm> chosen;
+  for (int nodes : {1, 2, 4}) {
+    const Topology topo = load_cluster("dgx-h100", nodes);
+    for (double S : {8.0, 1024.0 * 1024, 1024.0 * 1024 * 1024}) {
+      const auto ring = allreduce(topo, CostFactors::defaults(), S, AllReduceAlgorithm::Ring);
+      const auto tree = allreduce(topo, CostFactors::defaults(), S, AllReduceAlgorithm::Tree);
+      const auto aut = allreduce(topo, CostFactors::defaults(), S, AllReduceAlgorithm::Auto);
+      SCOPED_TRACE(testing::Message() << nodes << " nodes, " << S << " B");
+      EXPECT_EQ(aut.time, std::min(ring.time, tree.time));
+      EXPECT_EQ(aut.allreduce_algorithm, tree.time < ring.time ? AllReduceAlgorithm::Tree : AllReduceAlgorithm::Ring);
+      chosen.insert(aut.allreduce_algorithm);
+    }
+  }
+  EXPECT_EQ(chosen.size(), 2u);
+}
+
+TEST(TreeAllReduce, SameInputsGiveIdenticalResultsRunAfterRun) {
+  const Topology topo = build_simple_cluster(issue_cluster(3));
+  const auto a = allreduce(topo, CostFactors::defaults(), 100e6, AllReduceAlgorithm::Tree);
+  const auto b = allreduce(topo, CostFactors::defaults(), 100e6, AllReduceAlgorithm::Tree);
+  EXPECT_EQ(a.time, b.time);
+  EXPECT_EQ(a.flows, b.flows);
+}
+
+TEST(TreeAllReduce, TheChunkCapBoundsTheTaskCount) {
+  // Transfers: 2 trees x 4 channels x 2 (P - 1) edges x K chunks, K = min(cap, D / 512 KiB):
+  // linear in the rank count, bounded by the cap whatever the size.
+  auto transfers = [](int nodes, double S, int max_chunks) {
+    const Topology topo = build_simple_cluster(issue_cluster(nodes));
+    TaskGraph g;
+    append_allreduce_tree(g, topo, all_gpus(topo), S, 4, {.chunk_bytes = 512.0 * 1024, .max_chunks = max_chunks});
+    std::size_t n = 0;
+    for (const Task& t : g.tasks()) n += t.kind == TaskKind::Transfer;
+    return n;
+  };
+  EXPECT_EQ(transfers(16, 8.0 * 1024 * 1024, 64), 8u * 254 * 2);  // D = 1 MiB: 2 chunks
+  EXPECT_EQ(transfers(16, 8.0 * 1024 * 1024 * 1024, 64), 8u * 254 * 64);
+  EXPECT_EQ(transfers(2, 1024.0 * 1024 * 1024, 16), 8u * 30 * 16);
+  EXPECT_EQ(transfers(2, 1024.0 * 1024 * 1024, 0), 8u * 30 * 256);  // no cap: D / 512 KiB
+}
+
+TEST(TreeAllReduce, OneRankIsDoneAtOnce) {
+  const Topology topo = build_simple_cluster(issue_cluster(1));
+  const std::vector<GpuId> one{GpuId::from(3)};
+  TaskGraph g;
+  const auto h = append_allreduce_tree(g, topo, one, 1e6, 1, {});
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(g.size(), 1u);
 }

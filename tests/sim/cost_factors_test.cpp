@@ -49,3 +49,24 @@ TEST(CostFactors, BadFilesGiveErrorsWithJsonPaths) {
             std::string::npos);
   EXPECT_NE(msg(R"({"collectiv": {}})").find("unknown key \"collectiv\""), std::string::npos);
 }
+
+TEST(CostFactors, TheTreePipelineIsDataThatIdealKeepsAndFilesOverride) {
+  // NCCL_BUFFSIZE 4 MiB / NCCL_STEPS 8 = 512 KiB per chunk (sim/data/cost_factors.json).
+  const auto d = CostFactors::defaults();
+  EXPECT_EQ(d.collective().allreduce_tree_chunk_bytes, 524288.0);
+  EXPECT_EQ(d.collective().allreduce_tree_max_chunks, 64);
+  // Ideal removes costs, not how NCCL cuts the data.
+  const auto i = CostFactors::ideal();
+  EXPECT_EQ(i.collective().allreduce_tree_chunk_bytes, d.collective().allreduce_tree_chunk_bytes);
+  EXPECT_EQ(i.collective().allreduce_tree_max_chunks, d.collective().allreduce_tree_max_chunks);
+  EXPECT_EQ(i.collective().alltoall_max_peers_in_flight, 0);
+  const auto f = CostFactors::load_text(R"({"collective": {"allreduce_tree_chunk_bytes": 1048576}})", "calib.json");
+  EXPECT_EQ(f.collective().allreduce_tree_chunk_bytes, 1048576.0);
+  EXPECT_EQ(f.collective().allreduce_tree_max_chunks, 64);
+  try {
+    CostFactors::load_text(R"({"collective": {"allreduce_tree_max_chunks": -1}})", "calib.json");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/collective/allreduce_tree_max_chunks"), std::string::npos) << e.what();
+  }
+}

@@ -12,8 +12,8 @@ using namespace moesim::validation;
 
 // Golden end-to-end test: every published case in validation/cases/published_collectives.json
 // stays within its stated tolerance with the embedded default cost factors. Held-out
-// all-to-all cases have tight tolerances (2-10%); cases with a documented known gap (ring-only
-// all-reduce vs NCCL's tree/NVLS, LL pipelining, SHM) have wide ones that still catch
+// all-to-all cases have tight tolerances (2-10%); cases with a documented known gap (no NVLS,
+// no per-collective launch cost, LL pipelining, SHM) have wide ones that still catch
 // regressions. docs/VALIDATION.md shows the table.
 TEST(PublishedCases, EveryCaseStaysWithinItsToleranceWithTheDefaultCostFactors) {
   const auto cases = load_published_cases(std::string(MOESIM_SOURCE_DIR) + "/validation/cases/published_collectives.json");

@@ -1,0 +1,74 @@
+// `moesim collective --allreduce-algorithm` and `moesim run --allreduce-algorithm` through
+// CLI11, as main() runs them (tools/cmd_collective.cpp, tools/cmd_run.cpp).
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include "tests/cli_capture.h"
+#include "tools/commands.h"
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string collective(const std::string& args) {
+  return moesim::testing_cli::run_cli(moesim::cli::add_collective_command, "collective " + args);
+}
+std::string run(const std::string& args) {
+  return moesim::testing_cli::run_cli(moesim::cli::add_run_command, "run " + args);
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST(CollectiveCommand, ReportsTheAllReduceAlgorithmThatRanInTextAndJson) {
+  const std::string base = "--cluster p5.48xlarge --nodes 2 --op allreduce --bytes 8,1G";
+  // Auto across 2 nodes: the tree is faster at 8 B (depth 16 vs 30 ring steps) and at 1 GiB.
+  const auto text = collective(base);
+  EXPECT_TRUE(contains(text, "algorithm auto")) << text;
+  EXPECT_TRUE(contains(text, "  algorithm\n")) << text;
+  EXPECT_TRUE(contains(text, "  tree\n")) << text;
+  const auto ring = json::parse(collective(base + " --allreduce-algorithm ring --json"));
+  const auto tree = json::parse(collective(base + " --allreduce-algorithm tree --json"));
+  const auto aut = json::parse(collective(base + " --json"));
+  ASSERT_EQ(aut.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(ring[i]["algorithm"], "ring");
+    EXPECT_EQ(tree[i]["algorithm"], "tree");
+    EXPECT_EQ(aut[i]["algorithm"], "tree");
+    EXPECT_EQ(aut[i]["time_us"], tree[i]["time_us"]);
+    EXPECT_LT(tree[i]["time_us"].get<double>(), ring[i]["time_us"].get<double>());
+  }
+  // One node: Auto keeps the ring.
+  const auto one = json::parse(collective("--cluster dgx-a100 --nodes 1 --op allreduce --bytes 64M --json"));
+  EXPECT_EQ(one[0]["algorithm"], "ring");
+  // Other collectives name theirs.
+  const auto a2a = json::parse(collective("--cluster dgx-a100 --nodes 1 --op alltoall --bytes 1M --json"));
+  EXPECT_EQ(a2a[0]["algorithm"], "direct");
+}
+
+TEST(CollectiveCommand, AnUnknownAllReduceAlgorithmIsAnError) {
+  try {
+    collective("--cluster dgx-a100 --op allreduce --bytes 1M --allreduce-algorithm nvls");
+    FAIL() << "no error";
+  } catch (const CLI::ValidationError& e) {
+    EXPECT_TRUE(contains(e.what(), "nvls")) << e.what();
+  }
+}
+
+TEST(RunCommand, TheAllReduceAlgorithmOptionReachesTheGradientAllReduces) {
+  const std::string base =
+      "--cluster p4d.24xlarge --nodes 2 --model switch-base-128 --set layers=2 --set tokens_per_gpu=256 --json";
+  const auto ring = json::parse(run(base + " --allreduce-algorithm ring"));
+  const auto tree = json::parse(run(base + " --allreduce-algorithm tree"));
+  const auto aut = json::parse(run(base));
+  EXPECT_NE(ring["breakdown"]["allreduce_s"], tree["breakdown"]["allreduce_s"]);
+  EXPECT_EQ(ring["breakdown"]["compute_s"], tree["breakdown"]["compute_s"]);
+  EXPECT_EQ(aut["iteration_time_s"], tree["iteration_time_s"]);  // 2 nodes: every bucket picks the tree
+  EXPECT_THROW(run(base + " --allreduce-algorithm fastest"), CLI::ValidationError);
+}
