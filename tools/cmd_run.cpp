@@ -1,6 +1,10 @@
 // moesim run / moesim compare: one training iteration under one or several routing strategies.
+#include <algorithm>
+#include <atomic>
+#include <exception>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -28,6 +32,7 @@ struct RunArgs {
   int distinct_layer_plans = 0;
   std::string fidelity = "flow";
   std::string allreduce_algorithm = "auto";
+  unsigned jobs = 0;  // compare: strategies simulated at once (0 = every hardware thread)
   bool json = false;
   std::string trace;     // run --trace FILE: Chrome trace-event JSON (docs/TRACE.md)
   int trace_bins = 200;  // run --trace-bins: time bins of the link-utilization counters
@@ -105,19 +110,32 @@ void run_compare(const RunArgs& a) {
     std::optional<TrainingStepResult> r;
     std::string error;
   };
-  std::vector<Row> rows;
-  for (const auto& n : names) {
-    Row row{n, std::nullopt, ""};
-    try {
-      row.r = simulate_training_step(p.topo, p.costs, p.model, options_for(a, p, n, true));
-    } catch (const InvariantError&) {
-      throw;
-    } catch (const Error& e) {
-      if (n == a.baseline) throw;
-      row.error = e.what();
+  // Each strategy is an independent simulation (no shared state), so they run on `jobs`
+  // threads; rows keep the strategies' order, so the output does not depend on `jobs`.
+  std::vector<Row> rows(names.size());
+  std::vector<std::exception_ptr> fatal(names.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < names.size(); i = next++) {
+      rows[i].name = names[i];
+      try {
+        rows[i].r = simulate_training_step(p.topo, p.costs, p.model, options_for(a, p, names[i], true));
+      } catch (const InvariantError&) {
+        fatal[i] = std::current_exception();
+      } catch (const Error& e) {
+        if (names[i] == a.baseline) fatal[i] = std::current_exception();
+        rows[i].error = e.what();
+      }
     }
-    rows.push_back(std::move(row));
-  }
+  };
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const auto jobs = static_cast<std::size_t>(std::min<std::size_t>(a.jobs ? a.jobs : hw, names.size()));
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < jobs; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  for (const auto& e : fatal)
+    if (e) std::rethrow_exception(e);  // the first failing strategy in the list's order
   const double base = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == a.baseline; })->r->iteration_time_s;
   if (a.json) {
     nlohmann::json out = {{"baseline", a.baseline}, {"model", p.model.name}, {"cluster", std::string(p.topo.name())},
@@ -201,6 +219,8 @@ void add_compare_command(CLI::App& app) {
   add_common(cmd, *a);
   cmd->add_option("--strategies", a->strategies, "Comma-separated strategies, or all")->capture_default_str();
   cmd->add_option("--baseline", a->baseline, "Strategy the speedups are relative to")->capture_default_str();
+  cmd->add_option("-j,--jobs", a->jobs, "Strategies simulated at once (default: every hardware thread; output is the same)")
+      ->check(CLI::Range(1u, 1024u));
   cmd->callback([a] { run_compare(*a); });
 }
 

@@ -1,0 +1,44 @@
+// `moesim compare` through CLI11 (tools/cmd_run.cpp): strategies run on --jobs threads and
+// the output must not depend on how many.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include "sim/error.h"
+#include "tests/cli_capture.h"
+#include "tools/commands.h"
+
+namespace {
+
+std::string compare(const std::string& args) {
+  return moesim::testing_cli::run_cli(moesim::cli::add_compare_command, "compare " + args);
+}
+
+const std::string kSmall = "--cluster p4d.24xlarge --nodes 2 --set layers=2 --set tokens_per_gpu=512";
+
+}  // namespace
+
+TEST(CompareCommand, OutputIsTheSameWithOneOrSeveralJobs) {
+  const std::string one = compare(kSmall + " --jobs 1 --json");
+  const std::string three = compare(kSmall + " --jobs 3 --json");
+  EXPECT_EQ(one, three);
+  const auto j = nlohmann::json::parse(one);
+  ASSERT_GE(j["strategies"].size(), 9u);  // every strategy, in the table's order
+  EXPECT_EQ(j["strategies"][0]["name"], "switch");
+  EXPECT_EQ(j["strategies"][0]["speedup"], 1.0);
+  for (const auto& s : j["strategies"]) EXPECT_GT(s["iteration_time_s"].get<double>(), 0) << s["name"];
+  EXPECT_EQ(compare(kSmall + " --jobs 1"), compare(kSmall + " --jobs 2"));  // the text table too
+}
+
+TEST(CompareCommand, AFailingStrategyIsARowAndAFailingBaselineFailsTheCommandWhateverTheJobs) {
+  // alpha = 2 is out of range for scomoe-seq only: the others run.
+  const std::string args = kSmall + " --strategies switch,smile,scomoe-seq --set strategy.alpha=2";
+  const std::string one = compare(args + " --jobs 1");
+  EXPECT_NE(one.find("scomoe-seq    error: strategy scomoe-seq: alpha = 2 is out of range"), std::string::npos) << one;
+  EXPECT_NE(one.find("smile "), std::string::npos) << one;
+  EXPECT_EQ(one, compare(args + " --jobs 3"));
+  for (const char* jobs : {" --jobs 1", " --jobs 3"})
+    EXPECT_THROW(compare(args + " --baseline scomoe-seq" + jobs), moesim::Error) << jobs;
+}
