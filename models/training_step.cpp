@@ -290,11 +290,8 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
     }
     for (std::size_t q = 0; q < groups.size(); ++q) {
       const std::vector<TaskId> start = after(q);
-      out.done.push_back(alg == AllReduceAlgorithm::Tree
-                             ? append_allreduce_tree(graph, topo, groups[q], bytes, group_channels[q], tree_pipeline,
-                                                     start, kAllReduce)
-                             : append_allreduce_ring(graph, topo, groups[q], bytes, group_channels[q], start,
-                                                     kAllReduce, options.allreduce_max_steps));
+      out.done.push_back(append_allreduce(graph, topo, groups[q], bytes, alg, group_channels[q], tree_pipeline, start,
+                                          kAllReduce, options.allreduce_max_steps));
     }
     return out;
   };

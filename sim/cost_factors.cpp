@@ -13,6 +13,12 @@ std::span<const EmbeddedFile> sim_data();  // generated from sim/data/*.json
 
 namespace moesim {
 
+const ProtocolCost* TransportCost::find(std::string_view name) const {
+  for (const auto& p : protocols)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
 const ProtocolCost& TransportCost::choose(double bytes, double capacity_Bps) const {
   MOESIM_CHECK(!protocols.empty(), "transport has no protocol");
   const ProtocolCost* best = &protocols.front();
@@ -83,6 +89,13 @@ void overlay(CostFactors& cf, std::string_view text, const std::string& label) {
         "allreduce_tree_chunk_bytes", cf.collective().allreduce_tree_chunk_bytes, {.min = 0, .max = 1e12});
     cf.collective().allreduce_tree_max_chunks = static_cast<int>(cj->integer_or(
         "allreduce_tree_max_chunks", cf.collective().allreduce_tree_max_chunks, {.min = 0, .max = 1 << 16}));
+    cf.collective().nvls_protocol = cj->string_or("nvls_protocol", cf.collective().nvls_protocol);
+    if (!cf.collective().nvls_protocol.empty() && !cf.transport(Transport::NVLink).find(cf.collective().nvls_protocol)) {
+      std::vector<std::string> names;
+      for (const auto& pr : cf.transport(Transport::NVLink).protocols) names.push_back(pr.name);
+      throw cj->error("nvls_protocol", fmt::format("\"{}\" is not a protocol of the nvlink transport (known: {})",
+                                                   cf.collective().nvls_protocol, fmt::join(names, ", ")));
+    }
     cj->finish();
   }
   // Sections owned by other layers (compute, calibration provenance) may live in the same

@@ -16,6 +16,7 @@
 // (sim/collectives/collectives.h).
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/link.h"
@@ -33,6 +34,8 @@ struct TransportCost {
   std::vector<ProtocolCost> protocols;  // at least one
   /// The protocol minimizing overhead + bytes / (efficiency * capacity_Bps).
   const ProtocolCost& choose(double bytes, double capacity_Bps) const;
+  /// The protocol named `name`, nullptr if none.
+  const ProtocolCost* find(std::string_view name) const;
 };
 
 struct NetworkCost {
@@ -49,6 +52,9 @@ struct CollectiveCost {
   /// Simulated chunks per tree and channel at most (0 = no cap); more real chunks are grouped
   /// into macro-chunks (Task::repeat). A bound on the task count, not an NCCL value.
   int allreduce_tree_max_chunks = 0;
+  /// The NVLink protocol every NVLS message uses (sim/collectives/transfer.h, SwitchOp); ""
+  /// = chosen per message like any other. Must name one of the NVLink transport's protocols.
+  std::string nvls_protocol;
 };
 
 class CostFactors {

@@ -45,6 +45,11 @@ void run_collective(const CollectiveArgs& a) {
     return op == CollectiveOp::AllToAll ? to_string(opt.algorithm) : "ring";
   };
 
+  if (allreduce && opt.allreduce_algorithm == AllReduceAlgorithm::Nvls) {  // fail before printing anything
+    std::vector<GpuId> all(static_cast<std::size_t>(topo.gpu_count()));
+    for (int g = 0; g < topo.gpu_count(); ++g) all[static_cast<std::size_t>(g)] = GpuId::from(g);
+    require_nvls(topo, all);
+  }
   nlohmann::json out = nlohmann::json::array();
   if (!a.json) {
     fmt::print("# moesim collective: {} on {} ({} GPUs, {} nodes), algorithm {}, cost factors: {}\n", to_string(op),
@@ -95,9 +100,10 @@ void add_collective_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option(
          "--allreduce-algorithm", args->allreduce_algorithm,
-         "All-reduce algorithm: ring, tree (NCCL's double binary tree) or auto (the faster by the fluid model, "
-         "as NCCL's tuner picks by its cost model)")
-      ->check(CLI::IsMember({"ring", "tree", "auto"}))
+         "All-reduce algorithm: ring, tree (NCCL's double binary tree), nvls (NVLink SHARP: the NVSwitch reduces "
+         "and multicasts; one node whose NVSwitch supports it, e.g. H100/H200) or auto (the fastest the cluster can run "
+         "by the fluid model, as NCCL's tuner picks by its cost model)")
+      ->check(CLI::IsMember({"ring", "tree", "nvls", "auto"}))
       ->capture_default_str();
   cmd->add_option(
          "--channels", args->channels,

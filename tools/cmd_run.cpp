@@ -191,9 +191,9 @@ void add_common(CLI::App* cmd, RunArgs& a) {
       ->check(CLI::IsMember({"flow", "fluid"}))
       ->capture_default_str();
   cmd->add_option("--allreduce-algorithm", a.allreduce_algorithm,
-                  "Gradient all-reduces: ring, tree (NCCL's double binary tree) or auto (the faster of the two by the "
-                  "fluid model, per bucket)")
-      ->check(CLI::IsMember({"ring", "tree", "auto"}))
+                  "Gradient all-reduces: ring, tree (NCCL's double binary tree), nvls (NVLink SHARP; groups inside one "
+                  "node whose NVSwitch supports it) or auto (the fastest the group can run by the fluid model, per bucket)")
+      ->check(CLI::IsMember({"ring", "tree", "nvls", "auto"}))
       ->capture_default_str();
   cmd->add_flag("--json", a.json, "Print JSON");
 }

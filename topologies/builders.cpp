@@ -31,7 +31,7 @@ Topology build_simple_cluster(const SimpleClusterSpec& spec) {
   const VertexId net = spec.nics_per_node > 0 ? b.add_vertex(VertexKind::NetworkSwitch, "switch") : kNoVertex;
   const int gpus_per_nic = spec.nics_per_node > 0 ? spec.gpus_per_node / spec.nics_per_node : 0;
   for (int n = 0; n < spec.nodes; ++n) {
-    const int node = b.add_node({.kind = "simple", .p2p = P2pLevel::Switch});
+    const int node = b.add_node({.kind = "simple", .p2p = P2pLevel::Switch, .nvls = spec.nvls});
     const VertexId nvs = b.add_vertex(VertexKind::NVSwitch, fmt::format("n{}/nvswitch", n), node);
     std::vector<VertexId> gpus, sws, nics;
     for (int i = 0; i < spec.gpus_per_node; ++i) {

@@ -34,6 +34,7 @@ struct SimpleClusterSpec {
   double nic_GBps = 12.5;
   Time nic_latency = Time::zero();
   Transport network = Transport::Efa;
+  bool nvls = false;  // the NVSwitches support NVLink SHARP (NodeInfo::nvls)
 };
 
 Topology build_simple_cluster(const SimpleClusterSpec& spec);

@@ -81,6 +81,13 @@ void load_link(JsonReader& l, LinkKindSpec& out) {
     if (*out.achievable_Bps > out.bandwidth_Bps) throw a->error_here("achievable bandwidth exceeds the spec bandwidth");
     a->finish();
   }
+  if (l.has("nvls") && out.link_class != LinkClass::NVLink)
+    throw l.error("nvls", "only NVLink link kinds (\"class\": \"nvlink\") can support NVLink SHARP");
+  if (auto n = l.object_if("nvls")) {
+    out.nvls = n->boolean("supported");
+    out.nvls_source = require_source(*n);
+    n->finish();
+  }
   auto lat = l.object("latency");
   out.latency_source = require_source(lat);
   out.latency = read_latency(lat, "latency_us");

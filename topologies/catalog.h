@@ -45,6 +45,11 @@ struct LinkKindSpec {
   int links_per_gpu = 0;                     // NVLink: links per GPU
   Time latency;                              // per link traversal
   std::string latency_source;
+  /// NVLink kinds only: whether the NVSwitch of this NVLink generation supports NVLink SHARP
+  /// (NVLS: in-switch reductions and multicast, NCCL's NVLS algorithms). JSON:
+  /// "nvls": {"supported": true|false, "source": "..."}; absent = false.
+  bool nvls = false;
+  std::string nvls_source;
 
   /// The achievable figure when asked for and known, else the spec.
   double bandwidth(bool achievable) const { return achievable && achievable_Bps ? *achievable_Bps : bandwidth_Bps; }

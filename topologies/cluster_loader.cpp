@@ -50,6 +50,7 @@ struct NodeKindDesc {
   // NVLink
   std::optional<LinkSpec> nvlink;  // nvswitch: per GPU; nvlink_mesh: per link
   std::vector<NvlinkPair> pairs;
+  bool nvls = false;  // NVSwitch with NVLink SHARP (catalog link kind "nvls"; key "nvls" turns it off)
 };
 
 struct GroupDesc {
@@ -284,6 +285,9 @@ NodeKindDesc parse_node_kind(const Catalog& cat, JsonReader& k, const std::strin
       const auto bw = read_bandwidth(k, "nvlink_bandwidth");
       d.nvlink = LinkSpec{.capacity_Bps = bw.value_or(nv.bandwidth(achievable)), .latency = nv.latency,
                           .link_class = LinkClass::NVLink, .kind = nv.name};
+      d.nvls = k.boolean_or("nvls", nv.nvls);
+      if (d.nvls && !nv.nvls)
+        throw k.error("nvls", fmt::format("NVLink kind {} has no NVLink SHARP (NVLS) support in the catalog", nv.name));
     } else {
       const double scale = nv.bandwidth(achievable) / nv.bandwidth_Bps;
       d.nvlink = LinkSpec{.capacity_Bps = nv.per_link_Bps * scale, .latency = nv.latency, .link_class = LinkClass::NVLink,
@@ -309,6 +313,8 @@ NodeKindDesc parse_node_kind(const Catalog& cat, JsonReader& k, const std::strin
       }
     }
   }
+  if (d.type != "nvswitch" && k.has("nvls"))
+    throw k.error("nvls", fmt::format("NVLS needs an NVSwitch node (\"type\": \"nvswitch\"), not \"{}\"", d.type));
   k.finish();
   return d;
 }
@@ -400,7 +406,7 @@ struct BuiltNode {
 };
 
 BuiltNode build_node(TopologyBuilder& b, const NodeKindDesc& k, int n) {
-  const int node = b.add_node({.kind = k.name, .p2p = k.p2p});
+  const int node = b.add_node({.kind = k.name, .p2p = k.p2p, .nvls = k.nvls});
   const auto name = [n](std::string_view what, int i) { return fmt::format("n{}/{}{}", n, what, i); };
   std::vector<VertexId> sockets, bridges(static_cast<std::size_t>(k.sockets), kNoVertex), sws, gpus, nics;
   for (int s = 0; s < k.sockets; ++s) sockets.push_back(b.add_vertex(VertexKind::CpuSocket, name("cpu", s), node));

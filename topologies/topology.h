@@ -50,6 +50,8 @@ struct NodeInfo {
   GpuId first_gpu;       // GPUs of the node are [first_gpu, first_gpu + gpu_count)
   int gpu_count = 0;
   int nic_count = 0;
+  /// The node's NVSwitch supports NVLink SHARP (NVLS: reductions and multicast in the switch).
+  bool nvls = false;
 };
 
 class Topology {

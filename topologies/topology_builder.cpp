@@ -428,6 +428,9 @@ Topology TopologyBuilder::seal() && {
     info.first_gpu = GpuId(node_gpus[n].front());
     info.gpu_count = static_cast<int>(node_gpus[n].size());
     info.nic_count = static_cast<int>(nic_vertices.size());
+    info.nvls = st->nodes[n].nvls;
+    if (info.nvls && std::find(ln.kinds.begin(), ln.kinds.end(), VertexKind::NVSwitch) == ln.kinds.end())
+      throw InputError(fmt::format("node {} (kind \"{}\") is marked NVLS-capable but has no NVSwitch", n, info.kind));
     t.node_p2p[n] = st->nodes[n].p2p;
     for (std::size_t i = 0; i < node_gpus[n].size(); ++i) {
       const auto g = node_gpus[n][i];

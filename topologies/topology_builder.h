@@ -44,6 +44,7 @@ std::string_view to_string(P2pLevel p);
 struct NodeSpec {
   std::string kind;                    // node kind name, e.g. "p4d.24xlarge"
   P2pLevel p2p = P2pLevel::Switch;     // PCIe P2P reach inside this node
+  bool nvls = false;                   // its NVSwitch supports NVLS (needs an NVSwitch vertex)
 };
 
 class TopologyBuilder {

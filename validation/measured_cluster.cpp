@@ -100,14 +100,13 @@ bool append_pattern(TaskGraph& graph, const TransferService& transfers, std::spa
       for (int r = 0; r < P; ++r) graph.add_transfer(ranks[r], ranks[(r + 1) % P], bytes);
       return true;
     case CollectiveOp::AllReduce: {
-      // Ring or tree, the faster by the fluid model (NCCL's tuner picks by its cost model).
+      // Ring, tree or NVLS, the fastest by the fluid model (NCCL's tuner picks by its cost model).
       const int channels = default_ring_channels(topo, ranks);
       const std::vector<std::vector<GpuId>> groups{std::vector<GpuId>(ranks.begin(), ranks.end())};
-      if (fluid_allreduce(transfers, groups, bytes, std::span<const int>(&channels, 1), AllReduceAlgorithm::Auto)
-              .algorithm == AllReduceAlgorithm::Tree)
-        append_allreduce_tree(graph, topo, ranks, bytes, channels, TreePipeline::from(costs.collective()));
-      else
-        append_allreduce_ring(graph, topo, ranks, bytes, channels);
+      append_allreduce(
+          graph, topo, ranks, bytes,
+          fluid_allreduce(transfers, groups, bytes, std::span<const int>(&channels, 1), AllReduceAlgorithm::Auto).algorithm,
+          channels, TreePipeline::from(costs.collective()));
       return true;
     }
     case CollectiveOp::AllGather:
@@ -141,10 +140,11 @@ std::optional<Run> run_pattern(const Placement& pl, const CostFactors& costs, Co
   r.time = exec.run(graph);
   Time last = Time::zero();
   for (const auto& t : graph.tasks()) {
-    if (t.kind != TaskKind::Transfer || t.src == t.dst) continue;
+    const bool nvls = t.switch_op != SwitchOp::None;  // through the NVSwitch: NVLink
+    if (t.kind != TaskKind::Transfer || (t.src == t.dst && !nvls)) continue;
     if (!r.has_transfer || t.finish > last) {
       last = t.finish;
-      r.last_transport = topo.transport(t.src, t.dst);
+      r.last_transport = nvls ? Transport::NVLink : topo.transport(t.src, t.dst);
       r.has_transfer = true;
     }
   }

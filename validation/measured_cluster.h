@@ -15,7 +15,7 @@
 //   alltoall       grouped send/recv of bytes/ranks to every rank, NCCL's p2p order, at most
 //                  cost factors' alltoall_max_peers_in_flight peers at once (simulate_collective)
 //   sendrecv       every rank sends `bytes` to rank+1 (mod ranks) at once (nccl-tests' ring)
-//   allreduce      ring or tree all-reduce over default_ring_channels channels, the faster
+//   allreduce      ring, tree or NVLS all-reduce over default_ring_channels channels, the fastest
 //                  by the fluid model (AllReduceAlgorithm::Auto, as simulate_collective)
 //   allgather      ring all-gather of `bytes` in total
 //   reducescatter  the ring all-gather's traffic (same steps and bytes, reversed; the

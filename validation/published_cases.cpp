@@ -20,6 +20,9 @@ std::vector<PublishedCase> load_published_cases(const std::string& path) {
     if (c.has("nodes")) p.nodes = static_cast<int>(c.integer("nodes", {.min = 1, .max = 100000}));
     else c.accept("nodes");
     p.op = c.string_one_of("op", {"alltoall", "allreduce", "allgather"});
+    p.allreduce_algorithm = c.string_one_of_or("allreduce_algorithm", {"ring", "tree", "nvls", "auto"}, "auto");
+    if (p.op != "allreduce" && c.has("allreduce_algorithm"))
+      throw c.error("allreduce_algorithm", fmt::format("given for op \"{}\" (only for allreduce)", p.op));
     p.bytes = c.number("bytes", {.min = 0, .min_exclusive = true});
     p.metric = c.string_one_of("metric", {"busbw_GBps", "time_us"});
     p.published = c.number("published", {.min = 0, .min_exclusive = true});
@@ -44,7 +47,8 @@ std::vector<CaseResult> run_published_cases(const std::vector<PublishedCase>& ca
     const Topology topo = load_cluster(cluster, c.nodes);
     const CollectiveOp op = c.op == "alltoall" ? CollectiveOp::AllToAll : c.op == "allreduce" ? CollectiveOp::AllReduce
                                                                                                : CollectiveOp::AllGather;
-    const auto r = simulate_collective(topo, costs, op, c.bytes);
+    const auto r = simulate_collective(
+        topo, costs, op, c.bytes, {.allreduce_algorithm = *allreduce_algorithm_from_string(c.allreduce_algorithm)});
     const double predicted = c.metric == "time_us" ? r.time.us() : r.busbw_GBps;
     out.push_back({c, predicted, (predicted - c.published) / c.published});
   }

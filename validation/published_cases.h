@@ -14,6 +14,7 @@ struct PublishedCase {
   std::string cluster;        // preset name or a path relative to the source tree
   std::optional<int> nodes;
   std::string op;             // alltoall, allreduce, allgather
+  std::string allreduce_algorithm = "auto";  // allreduce: ring, tree, nvls or auto (what was measured)
   double bytes = 0;
   std::string metric;         // busbw_GBps or time_us
   double published = 0;

@@ -17,7 +17,10 @@ std::string_view to_string(AllToAllAlgorithm a) {
 
 namespace {
 constexpr std::pair<AllReduceAlgorithm, std::string_view> kAllReduceNames[] = {
-    {AllReduceAlgorithm::Ring, "ring"}, {AllReduceAlgorithm::Tree, "tree"}, {AllReduceAlgorithm::Auto, "auto"}};
+    {AllReduceAlgorithm::Ring, "ring"},
+    {AllReduceAlgorithm::Tree, "tree"},
+    {AllReduceAlgorithm::Nvls, "nvls"},
+    {AllReduceAlgorithm::Auto, "auto"}};
 }  // namespace
 
 std::string_view to_string(AllReduceAlgorithm a) {
@@ -401,6 +404,74 @@ CollectiveHandles append_allreduce_tree(TaskGraph& g, const Topology& topo, std:
   return h;
 }
 
+std::string nvls_unsupported_reason(const Topology& topo, std::span<const GpuId> ranks) {
+  if (ranks.empty()) return "the group is empty";
+  const int node = topo.gpu(ranks.front()).node;
+  for (GpuId g : ranks)
+    if (topo.gpu(g).node != node)
+      return "the group spans several nodes (NVLS-tree across nodes is not modelled)";
+  const NodeInfo& n = topo.node(node);
+  if (!n.nvls)
+    return fmt::format("node {} (kind {}) has no NVSwitch with NVLink SHARP (NVLS needs NVSwitch gen3, e.g. H100/H200 "
+                       "HGX/DGX; see the NVLink kind's \"nvls\" in the catalog)",
+                       node, n.kind);
+  return "";
+}
+
+void require_nvls(const Topology& topo, std::span<const GpuId> ranks) {
+  if (const std::string why = nvls_unsupported_reason(topo, ranks); !why.empty())
+    throw InputError(fmt::format("the NVLS all-reduce cannot run on cluster {}: {}", topo.name(), why));
+}
+
+CollectiveHandles append_allreduce_nvls(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, double bytes,
+                                        const TreePipeline& pipeline, std::span<const TaskId> start_after,
+                                        std::uint8_t category) {
+  const int P = static_cast<int>(ranks.size());
+  require_nvls(topo, ranks);
+  CollectiveHandles h = done_markers(g, P, start_after, category);
+  if (P == 1) return h;
+  const int K = pipeline.chunks(bytes);
+  const double shard = bytes / K / P;  // rank j's shard of one chunk
+  const std::uint32_t peers = g.add_peer_set(std::vector<GpuId>(ranks.begin(), ranks.end()));
+  std::vector<TaskId> reduce(P), multicast(P);
+  for (int k = 0; k < K; ++k) {
+    for (int j = 0; j < P; ++j) {
+      const TaskId rs = g.add_switch_transfer(SwitchOp::Reduce, ranks[j], peers, shard, category);
+      // The switch reads every rank's buffer: the first chunk waits for all ranks to start.
+      if (k > 0)
+        g.depend(reduce[j], rs);
+      else
+        for (TaskId s : start_after) g.depend(s, rs);
+      const TaskId ag = g.add_switch_transfer(SwitchOp::Multicast, ranks[j], peers, shard, category);
+      g.depend(rs, ag);
+      if (k > 0) g.depend(multicast[j], ag);
+      reduce[j] = rs;
+      multicast[j] = ag;
+    }
+  }
+  // A rank is done when every rank's last multicast (its own included) has arrived.
+  for (int r = 0; r < P; ++r)
+    for (int j = 0; j < P; ++j) g.depend(multicast[j], h.done[r]);
+  return h;
+}
+
+CollectiveHandles append_allreduce(TaskGraph& g, const Topology& topo, std::span<const GpuId> ranks, double bytes,
+                                   AllReduceAlgorithm algorithm, int channels, const TreePipeline& pipeline,
+                                   std::span<const TaskId> start_after, std::uint8_t category, int max_steps) {
+  switch (algorithm) {
+    case AllReduceAlgorithm::Tree:
+      return append_allreduce_tree(g, topo, ranks, bytes, channels, pipeline, start_after, category);
+    case AllReduceAlgorithm::Nvls:
+      return append_allreduce_nvls(g, topo, ranks, bytes, pipeline, start_after, category);
+    case AllReduceAlgorithm::Ring:
+      return append_allreduce_ring(g, topo, ranks, bytes, channels, start_after, category, max_steps);
+    case AllReduceAlgorithm::Auto:
+      break;
+  }
+  MOESIM_CHECK(false, "append_allreduce needs a concrete algorithm, not auto");
+  return {};
+}
+
 double busbw_factor(CollectiveOp op, int n) {
   if (n <= 1) return 0;
   const double f = static_cast<double>(n - 1) / n;
@@ -432,10 +503,7 @@ CollectiveResult simulate_collective(const Topology& topo, const CostFactors& co
         const std::vector<std::vector<GpuId>> groups{ranks};
         allreduce = fluid_allreduce(transfers, groups, bytes, std::span<const int>(&channels, 1), allreduce).algorithm;
       }
-      if (allreduce == AllReduceAlgorithm::Tree)
-        append_allreduce_tree(graph, topo, ranks, bytes, channels, TreePipeline::from(costs.collective()));
-      else
-        append_allreduce_ring(graph, topo, ranks, bytes, channels);
+      append_allreduce(graph, topo, ranks, bytes, allreduce, channels, TreePipeline::from(costs.collective()));
       break;
     }
     case CollectiveOp::AllGather:

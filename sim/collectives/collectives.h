@@ -33,6 +33,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -45,11 +46,12 @@ namespace moesim {
 enum class AllToAllAlgorithm { Direct, Hierarchical };
 std::string_view to_string(AllToAllAlgorithm a);
 
-/// Auto: the faster of ring and tree by the fluid model (sim/collectives/fluid.h,
-/// fluid_allreduce), as NCCL's tuner picks its algorithm from a cost model.
-enum class AllReduceAlgorithm { Ring, Tree, Auto };
+/// Auto: the fastest of ring, tree and (where nvls_unsupported_reason is empty) NVLS by the
+/// fluid model (sim/collectives/fluid.h, fluid_allreduce), as NCCL's tuner picks its
+/// algorithm from a cost model.
+enum class AllReduceAlgorithm { Ring, Tree, Nvls, Auto };
 std::string_view to_string(AllReduceAlgorithm a);
-/// "ring", "tree" or "auto"; nullopt otherwise.
+/// "ring", "tree", "nvls" or "auto"; nullopt otherwise.
 std::optional<AllReduceAlgorithm> allreduce_algorithm_from_string(std::string_view s);
 
 struct CollectiveHandles {
@@ -90,6 +92,25 @@ CollectiveHandles append_allreduce_tree(TaskGraph& graph, const Topology& topo, 
                                         double bytes, int channels, const TreePipeline& pipeline,
                                         std::span<const TaskId> start_after = {}, std::uint8_t category = 0);
 
+/// Why the NVLS all-reduce cannot run on `ranks` ("" when it can): they must all be on one
+/// node whose NVSwitch supports NVLink SHARP (NodeInfo::nvls).
+std::string nvls_unsupported_reason(const Topology& topo, std::span<const GpuId> ranks);
+/// Throws InputError naming the cluster and nvls_unsupported_reason when `ranks` cannot run NVLS.
+void require_nvls(const Topology& topo, std::span<const GpuId> ranks);
+
+/// `bytes` = each rank's buffer. Throws InputError (with nvls_unsupported_reason) when the
+/// group cannot run NVLS. Tasks: 2 x P x the simulated chunks NVLS transfers.
+CollectiveHandles append_allreduce_nvls(TaskGraph& graph, const Topology& topo, std::span<const GpuId> ranks,
+                                        double bytes, const TreePipeline& pipeline,
+                                        std::span<const TaskId> start_after = {}, std::uint8_t category = 0);
+
+/// The all-reduce by `algorithm` (Ring, Tree or Nvls; not Auto): append_allreduce_ring
+/// (with `max_steps`), _tree or _nvls.
+CollectiveHandles append_allreduce(TaskGraph& graph, const Topology& topo, std::span<const GpuId> ranks, double bytes,
+                                   AllReduceAlgorithm algorithm, int channels, const TreePipeline& pipeline,
+                                   std::span<const TaskId> start_after = {}, std::uint8_t category = 0,
+                                   int max_steps = 0);
+
 /// The parent of every node slot 0..nodes-1 in tree `tree` (0 or 1) of NCCL's double binary
 /// tree (ncclGetDtree); -1 for the root.
 std::vector<int> dtree_node_parents(int nodes, int tree);
@@ -122,7 +143,7 @@ struct CollectiveResult {
   double algbw_GBps = 0;  // bytes / time / 1e9
   double busbw_GBps = 0;  // algbw x (n-1)/n (alltoall, allgather) or 2(n-1)/n (allreduce)
   std::size_t flows = 0;  // transfers simulated
-  /// All-reduce: the algorithm that ran (Ring or Tree; what Auto chose).
+  /// All-reduce: the algorithm that ran (Ring, Tree or Nvls; what Auto chose).
   AllReduceAlgorithm allreduce_algorithm = AllReduceAlgorithm::Ring;
 };
 

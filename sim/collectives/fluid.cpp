@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "sim/collectives/collectives.h"
 #include "sim/error.h"
@@ -33,6 +36,16 @@ struct Incidence {
   TransferService::MessageCost add(const TransferService& ts, GpuId src, GpuId dst, double message_bytes,
                                    double total_bytes, std::vector<LinkId>& path) {
     const auto c = ts.message_cost(src, dst, message_bytes, path);
+    links.insert(links.end(), path.begin(), path.end());
+    wire.push_back(total_bytes / c.efficiency);
+    path_begin.push_back(static_cast<std::uint32_t>(links.size()));
+    return c;
+  }
+
+  /// Appends an NVLS message (TransferService::switch_cost) as `add` does.
+  TransferService::MessageCost add_switch(const TransferService& ts, SwitchOp op, GpuId gpu, std::span<const GpuId> peers,
+                                          double message_bytes, double total_bytes, std::vector<LinkId>& path) {
+    const auto c = ts.switch_cost(op, gpu, peers, message_bytes, path);
     links.insert(links.end(), path.begin(), path.end());
     wire.push_back(total_bytes / c.efficiency);
     path_begin.push_back(static_cast<std::uint32_t>(links.size()));
@@ -347,6 +360,66 @@ FluidResult fluid_allreduce_trees(const TransferService& ts, std::span<const std
   return res;
 }
 
+FluidResult fluid_allreduce_nvls(const TransferService& ts, std::span<const std::vector<GpuId>> groups, double bytes) {
+  MOESIM_CHECK(bytes >= 0 && std::isfinite(bytes), "all-reduce of {} bytes", bytes);
+  const auto links = ts.topology().links();
+  const TreePipeline pipeline = TreePipeline::from(ts.costs().collective());
+  // Messages 2i (rank j's Reduce) and 2i+1 (its Multicast), i = issuers[i].
+  struct Issuer {
+    std::uint32_t group;
+    int chunks;
+  };
+  std::vector<Issuer> issuers;
+  std::vector<double> fixed_s, chunk_wire;
+  Incidence inc;
+  inc.path_begin.push_back(0);
+  std::vector<LinkId> path;
+  for (std::size_t q = 0; q < groups.size(); ++q) {
+    const auto& ranks = groups[q];
+    const int P = static_cast<int>(ranks.size());
+    if (P <= 1 || bytes <= 0) continue;
+    require_nvls(ts.topology(), ranks);
+    const int K = pipeline.chunks(bytes);
+    const double shard = bytes / K / P;
+    for (int j = 0; j < P; ++j) {
+      issuers.push_back({static_cast<std::uint32_t>(q), K});
+      for (const SwitchOp op : {SwitchOp::Reduce, SwitchOp::Multicast}) {
+        const auto c = inc.add_switch(ts, op, ranks[j], ranks, shard, shard * K, path);
+        fixed_s.push_back(c.overhead.seconds() + c.latency.seconds());
+        chunk_wire.push_back(inc.wire.back() / K);
+      }
+    }
+  }
+  inc.group_by_link(links.size());
+  // Per message, one chunk's bandwidth time on its worst link: with its stage's messages
+  // (fill) or with all of them (steady). Stage = message index parity.
+  std::vector<double> fill(chunk_wire.size(), 0.0), steady(chunk_wire.size(), 0.0);
+  for (std::size_t l = 0; l < links.size(); ++l) {
+    double stage[2] = {0, 0};
+    for (std::uint32_t k = inc.link_begin[l]; k < inc.link_begin[l + 1]; ++k)
+      stage[inc.by_link[k] % 2] += chunk_wire[inc.by_link[k]];
+    const double cap = links[l].capacity_Bps;
+    for (std::uint32_t k = inc.link_begin[l]; k < inc.link_begin[l + 1]; ++k) {
+      const std::uint32_t m = inc.by_link[k];
+      fill[m] = std::max(fill[m], stage[m % 2] / cap);
+      steady[m] = std::max(steady[m], (stage[0] + stage[1]) / cap);
+    }
+  }
+  std::vector<double> finish(groups.size(), 0.0);
+  for (std::size_t i = 0; i < issuers.size(); ++i) {
+    const std::size_t rs = 2 * i, ag = 2 * i + 1;
+    const double t = fixed_s[rs] + fill[rs] + fixed_s[ag] + fill[ag] +
+                     (issuers[i].chunks - 1) * std::max(fixed_s[rs] + steady[rs], fixed_s[ag] + steady[ag]);
+    finish[issuers[i].group] = std::max(finish[issuers[i].group], t);
+  }
+  FluidResult res;
+  res.finish.resize(groups.size());
+  for (std::size_t q = 0; q < groups.size(); ++q) res.finish[q] = Time::from_seconds_ceil(finish[q]);
+  res.link_wire_bytes = inc.link_bytes();
+  for (const Issuer& i : issuers) res.messages += 2 * static_cast<std::size_t>(i.chunks);
+  return res;
+}
+
 FluidAllReduce fluid_allreduce(const TransferService& ts, std::span<const std::vector<GpuId>> groups, double bytes,
                                std::span<const int> channels, AllReduceAlgorithm algorithm) {
   auto last = [](const FluidResult& r) {
@@ -357,12 +430,21 @@ FluidAllReduce fluid_allreduce(const TransferService& ts, std::span<const std::v
       return {AllReduceAlgorithm::Ring, fluid_allreduce_rings(ts, groups, bytes, channels)};
     case AllReduceAlgorithm::Tree:
       return {AllReduceAlgorithm::Tree, fluid_allreduce_trees(ts, groups, bytes, channels)};
+    case AllReduceAlgorithm::Nvls:
+      return {AllReduceAlgorithm::Nvls, fluid_allreduce_nvls(ts, groups, bytes)};
     case AllReduceAlgorithm::Auto:
       break;
   }
-  FluidAllReduce ring{AllReduceAlgorithm::Ring, fluid_allreduce_rings(ts, groups, bytes, channels)};
-  FluidAllReduce tree{AllReduceAlgorithm::Tree, fluid_allreduce_trees(ts, groups, bytes, channels)};
-  return last(tree.result) < last(ring.result) ? std::move(tree) : std::move(ring);
+  FluidAllReduce best{AllReduceAlgorithm::Ring, fluid_allreduce_rings(ts, groups, bytes, channels)};
+  auto keep_if_faster = [&](AllReduceAlgorithm a, FluidResult r) {
+    if (last(r) < last(best.result)) best = {a, std::move(r)};
+  };
+  keep_if_faster(AllReduceAlgorithm::Tree, fluid_allreduce_trees(ts, groups, bytes, channels));
+  const bool nvls = std::all_of(groups.begin(), groups.end(), [&](const std::vector<GpuId>& g) {
+    return g.size() <= 1 || nvls_unsupported_reason(ts.topology(), g).empty();
+  });
+  if (nvls) keep_if_faster(AllReduceAlgorithm::Nvls, fluid_allreduce_nvls(ts, groups, bytes));
+  return best;
 }
 
 }  // namespace moesim

@@ -46,7 +46,18 @@
 // cluster with ideal costs; with default costs within 12% for 1-64 MiB on 1-8 nodes (the flow
 // model overlaps fill stages that the stage sums keep apart) and 2% from 1 GiB.
 //
-// Auto (fluid_allreduce) prices ring and tree and keeps the faster.
+// NVLS all-reduce (one NVLink SHARP node, sim/collectives/collectives.h). Rank j's Reduce and
+// Multicast messages (SwitchOp) each move one shard s = bytes / (K P) per chunk, K chunks
+// (TreePipeline::chunks of the whole buffer). As for the tree, with stage 0 the Reduces and
+// stage 1 the Multicasts:
+//     fill_m   = o_m + latency_m + (stage's chunk wire bytes on m's worst link) / C
+//     steady_m = o_m + latency_m + (all chunk wire bytes on m's worst link) / C
+//     finish   = max over j of fill_Reduce(j) + fill_Multicast(j) + (K - 1) max(steady_Reduce(j), steady_Multicast(j))
+// With ideal costs on P GPUs of link capacity C and chunk c = bytes / K this is
+// 2 (P-1)/P c / C + (K - 1) c / C, the flow model's time exactly (tests/sim/fluid_test.cpp).
+//
+// Auto (fluid_allreduce) prices ring, tree and, where every group can run it, NVLS, and keeps
+// the fastest.
 //
 // What the fluid model leaves out, by construction: contention between collectives that
 // overlap in time (e.g. the gradient all-reduce and a backward all-to-all share NICs in the
@@ -90,13 +101,19 @@ FluidResult fluid_allreduce_rings(const TransferService& transfers, std::span<co
 FluidResult fluid_allreduce_trees(const TransferService& transfers, std::span<const std::vector<GpuId>> groups,
                                   double bytes, std::span<const int> channels);
 
+/// NVLS all-reduces of `bytes` per rank in each of `groups` (each on one NVLS node), all
+/// starting together. finish[q] is group q's time.
+FluidResult fluid_allreduce_nvls(const TransferService& transfers, std::span<const std::vector<GpuId>> groups,
+                                 double bytes);
+
 struct FluidAllReduce {
-  AllReduceAlgorithm algorithm = AllReduceAlgorithm::Ring;  // the one priced: Ring or Tree
+  AllReduceAlgorithm algorithm = AllReduceAlgorithm::Ring;  // the one priced: Ring, Tree or Nvls
   FluidResult result;
 };
 
-/// The all-reduces of `groups` by `algorithm`. Auto prices both and keeps the one whose last
-/// group finishes first (ring on a tie). NCCL's tuner likewise picks ring or tree from a cost
+/// The all-reduces of `groups` by `algorithm`. Auto prices ring, tree and (when every group
+/// can run it, nvls_unsupported_reason) NVLS, and keeps the one whose last group finishes
+/// first (on a tie the first of ring, tree, NVLS). NCCL's tuner likewise picks ring or tree from a cost
 /// model of each algorithm (src/graph/tuning.cc), not by measuring; moesim's model is this one.
 FluidAllReduce fluid_allreduce(const TransferService& transfers, std::span<const std::vector<GpuId>> groups,
                                double bytes, std::span<const int> channels, AllReduceAlgorithm algorithm);

@@ -13,6 +13,19 @@ TaskId TaskGraph::add_transfer(GpuId src, GpuId dst, double bytes, std::uint8_t 
   return static_cast<TaskId>(tasks_.size() - 1);
 }
 
+std::uint32_t TaskGraph::add_peer_set(std::vector<GpuId> gpus) {
+  peer_sets_.push_back(std::move(gpus));
+  return static_cast<std::uint32_t>(peer_sets_.size() - 1);
+}
+
+TaskId TaskGraph::add_switch_transfer(SwitchOp op, GpuId gpu, std::uint32_t peers, double bytes, std::uint8_t category) {
+  MOESIM_CHECK(bytes >= 0, "transfer of {} bytes", bytes);
+  MOESIM_CHECK(op != SwitchOp::None && peers < peer_sets_.size(), "NVLS transfer without an operation or peer set");
+  tasks_.push_back(Task{.kind = TaskKind::Transfer, .category = category, .switch_op = op, .src = gpu, .dst = gpu,
+                        .peers = peers, .bytes = bytes});
+  return static_cast<TaskId>(tasks_.size() - 1);
+}
+
 TaskId TaskGraph::add_compute(GpuId gpu, Time duration, std::uint8_t category, std::uint16_t stream) {
   MOESIM_CHECK(duration >= Time::zero(), "negative compute duration");
   tasks_.push_back(Task{.kind = TaskKind::Compute, .category = category, .stream = stream, .src = gpu, .duration = duration});
@@ -89,7 +102,10 @@ void Executor::ready(TaskId id) {
       break;
     case TaskKind::Transfer:
       t.start = engine.now();
-      transfers_.send(t.src, t.dst, t.bytes, [this, id] { finished(id); }, t.repeat);
+      if (t.switch_op != SwitchOp::None)
+        transfers_.send_switch(t.switch_op, t.src, graph_->peer_sets_[t.peers], t.bytes, [this, id] { finished(id); });
+      else
+        transfers_.send(t.src, t.dst, t.bytes, [this, id] { finished(id); }, t.repeat);
       break;
     case TaskKind::Delay:
       t.start = engine.now();

@@ -12,6 +12,7 @@
 // Memory: ~64 bytes per task + 8 per edge. Edges are kept as a list and turned into CSR at
 // run(), so building a million-task graph needs no per-task allocation.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,10 @@ struct Task {
   std::uint8_t category = 0;   // caller-defined label (breakdowns, traces)
   std::uint16_t stream = 0;    // compute stream on the GPU
   std::uint16_t repeat = 1;    // transfer: messages it stands for (TransferService::send)
+  SwitchOp switch_op = SwitchOp::None;  // transfer: an NVLS message of src (= dst) among peer set `peers`
   GpuId src;                   // transfer source; compute / delay GPU
   GpuId dst;                   // transfer destination
+  std::uint32_t peers = 0;     // NVLS transfer: TaskGraph::peer_set index
   double bytes = 0;
   Time duration;               // compute / delay time
   Time start = Time::max();
@@ -40,6 +43,11 @@ struct Task {
 class TaskGraph {
  public:
   TaskId add_transfer(GpuId src, GpuId dst, double bytes, std::uint8_t category = 0, std::uint16_t repeat = 1);
+  /// The GPUs among which NVLS transfers run (one node's group ranks); returns its index.
+  std::uint32_t add_peer_set(std::vector<GpuId> gpus);
+  std::span<const GpuId> peer_set(std::uint32_t i) const { return peer_sets_[i]; }
+  /// An NVLS message of `gpu` among peer set `peers` (TransferService::send_switch).
+  TaskId add_switch_transfer(SwitchOp op, GpuId gpu, std::uint32_t peers, double bytes, std::uint8_t category = 0);
   TaskId add_compute(GpuId gpu, Time duration, std::uint8_t category = 0, std::uint16_t stream = 0);
   TaskId add_marker(std::uint8_t category = 0);
   /// `duration` on `gpu`'s behalf, overlapping anything else (no stream, no network).
@@ -60,6 +68,7 @@ class TaskGraph {
   friend class Executor;
   std::vector<Task> tasks_;
   std::vector<std::pair<TaskId, TaskId>> edges_;
+  std::vector<std::vector<GpuId>> peer_sets_;
 };
 
 class Executor {

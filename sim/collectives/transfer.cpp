@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "sim/error.h"
 
@@ -78,6 +79,57 @@ TransferService::MessageCost TransferService::message_cost(GpuId src, GpuId dst,
   MOESIM_CHECK(!path.empty(), "no path from GPU {} to GPU {}", src, dst);
   const ProtocolCost& p = costs_.transport(r.transport).choose(bytes / repeat, r.capacity_Bps);
   return MessageCost{.capacity_Bps = r.capacity_Bps, .latency = r.latency, .overhead = p.overhead, .efficiency = p.efficiency};
+}
+
+LinkId TransferService::switch_link(GpuId g, bool up) const {
+  const VertexId v = topology_.gpu(g).vertex;
+  std::optional<LinkId> found;
+  for (LinkId l : up ? topology_.out_links(v) : topology_.in_links(v)) {
+    const VertexId other = up ? topology_.link_to(l) : topology_.link_from(l);
+    if (topology_.vertex(other).kind != VertexKind::NVSwitch) continue;
+    MOESIM_CHECK(!found, "GPU {} has several NVSwitch links; NVLS needs one (aggregated) NVSwitch", g);
+    found = l;
+  }
+  MOESIM_CHECK(found.has_value(), "GPU {} has no NVSwitch link for NVLS", g);
+  return *found;
+}
+
+TransferService::MessageCost TransferService::switch_cost(SwitchOp op, GpuId gpu, std::span<const GpuId> peers,
+                                                        double bytes, std::vector<LinkId>& links) const {
+  MOESIM_CHECK(op != SwitchOp::None, "switch_cost needs an NVLS operation");
+  links.clear();
+  const bool reduce = op == SwitchOp::Reduce;
+  links.push_back(switch_link(gpu, !reduce));  // multicast: gpu's uplink; reduce: its downlink
+  for (GpuId p : peers)
+    if (p != gpu) links.push_back(switch_link(p, reduce));
+  MessageCost c{.capacity_Bps = std::numeric_limits<double>::infinity()};
+  Time up = Time::zero(), down = Time::zero();
+  for (LinkId l : links) {
+    const LinkSpec& spec = topology_.link(l);
+    c.capacity_Bps = std::min(c.capacity_Bps, spec.capacity_Bps);
+    const bool is_up = topology_.vertex(topology_.link_to(l)).kind == VertexKind::NVSwitch;
+    (is_up ? up : down) = std::max(is_up ? up : down, spec.latency);
+  }
+  c.latency = up + down;
+  const TransportCost& nvlink = costs_.transport(Transport::NVLink);
+  const std::string& named = costs_.collective().nvls_protocol;
+  const ProtocolCost* fixed = named.empty() ? nullptr : nvlink.find(named);
+  MOESIM_CHECK(named.empty() || fixed, "NVLS protocol \"{}\" is not an NVLink protocol", named);
+  const ProtocolCost& p = fixed ? *fixed : nvlink.choose(bytes, c.capacity_Bps);
+  c.overhead = p.overhead;
+  c.efficiency = p.efficiency;
+  return c;
+}
+
+void TransferService::send_switch(SwitchOp op, GpuId gpu, std::span<const GpuId> peers, double bytes,
+                                  std::function<void()> on_delivered) {
+  const MessageCost c = switch_cost(op, gpu, peers, bytes, path_);
+  network_.start_flow({.path = path_,
+                       .bytes = bytes,
+                       .efficiency = c.efficiency,
+                       .start_delay = c.overhead,
+                       .end_delay = c.latency,
+                       .on_complete = std::move(on_delivered)});
 }
 
 Time TransferService::isolated_time(GpuId src, GpuId dst, double bytes) const {

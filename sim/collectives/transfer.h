@@ -14,6 +14,7 @@
 // if it is on that rail, else the lowest such index), then goes rail-aligned from there.
 // Only when that first hop is NVLink; otherwise the plain path is used.
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "sim/cost_factors.h"
@@ -21,6 +22,17 @@
 #include "topologies/topology.h"
 
 namespace moesim {
+
+/// A message through an NVSwitch with NVLink SHARP (NVLS), among `peers` (GPUs of one node,
+/// `gpu` one of them). It is one flow whose links all carry its bytes at one rate:
+///  - Reduce (multimem ld_reduce of `gpu`'s shard): each other peer's GPU->NVSwitch link and
+///    the NVSwitch->`gpu` link; the switch adds the P - 1 contributions, so `gpu` receives
+///    the bytes once.
+///  - Multicast (multimem st): `gpu`'s GPU->NVSwitch link and the NVSwitch->GPU link of each
+///    other peer; the switch replicates, so the sender's link carries the bytes once.
+/// `gpu`'s own contribution / copy stays in its memory (no link), like a ring's local shard.
+/// Latency: GPU->NVSwitch plus NVSwitch->GPU (one GPU-GPU hop); one NVLink per-message overhead.
+enum class SwitchOp : std::uint8_t { None, Reduce, Multicast };
 
 class TransferService {
  public:
@@ -48,6 +60,13 @@ class TransferService {
   };
   MessageCost message_cost(GpuId src, GpuId dst, double bytes, std::vector<LinkId>& path, int repeat = 1) const;
 
+  /// NVLS message (see SwitchOp): sends `bytes` over the links of `op` for `gpu` among `peers`.
+  /// Every peer must have exactly one NVLink link to an NVSwitch and back (InvariantError).
+  void send_switch(SwitchOp op, GpuId gpu, std::span<const GpuId> peers, double bytes, std::function<void()> on_delivered);
+  /// What send_switch charges, its links written to `links` (for sim/collectives/fluid.h).
+  MessageCost switch_cost(SwitchOp op, GpuId gpu, std::span<const GpuId> peers, double bytes,
+                          std::vector<LinkId>& links) const;
+
   const Topology& topology() const { return topology_; }
   const CostFactors& costs() const { return costs_; }
   Engine& engine() { return engine_; }
@@ -69,6 +88,9 @@ class TransferService {
   const CostFactors& costs_;
   mutable std::vector<LinkId> path_;
   mutable std::vector<LinkId> tail_;
+  /// A GPU's NVLink link to its node's NVSwitch (up) or back (down).
+  LinkId switch_link(GpuId g, bool up) const;
+
   // GPUs of each (node, rail), for PXN: index node * max_rails_ + rail.
   int max_rails_ = 0;
   std::vector<std::vector<GpuId>> by_node_rail_;

@@ -276,3 +276,30 @@ TEST(FluidAllReduce, ConcurrentTreeGroupsShareLinks) {
   EXPECT_GT(both.finish[0].seconds(), 1.9 * alone.finish[0].seconds());
   EXPECT_EQ(both.finish[0], both.finish[1]);
 }
+
+TEST(FluidNvls, MatchesTheFlowModelsClosedFormWithIdealCostsAndStaysCloseWithDefaults) {
+  // See NvlsAllReduce.WithIdealCostsTakesTheTwoFillStagesPlusOneChunkTimePerFurtherChunk.
+  for (double S : {8.0, 1024.0 * 1024, 64.0 * 1024 * 1024, 1024.0 * 1024 * 1024}) {
+    for (const bool ideal : {true, false}) {
+      SimpleClusterSpec spec = issue_cluster(1);
+      spec.nvls = true;
+      const Topology topo = build_simple_cluster(spec);
+      const CostFactors costs = ideal ? CostFactors::ideal() : CostFactors::defaults();
+      Engine engine;
+      Network network{engine, topo.links()};
+      TransferService ts{engine, network, topo, costs};
+      std::vector<GpuId> ranks;
+      for (int g = 0; g < 8; ++g) ranks.push_back(GpuId::from(g));
+      const std::vector<std::vector<GpuId>> groups{ranks};
+      const double fluid = max_finish(fluid_allreduce_nvls(ts, groups, S));
+      const double flow =
+          simulate_collective(topo, costs, CollectiveOp::AllReduce, S, {.allreduce_algorithm = AllReduceAlgorithm::Nvls})
+              .time.seconds();
+      // + 100 ps: the flow model rounds each of the K chunk steps' completions up to 1 ps.
+      EXPECT_NEAR(fluid, flow, (ideal ? 1e-9 : 0.02) * flow + 100e-12) << S << (ideal ? " ideal" : " defaults");
+      const int one = 1;
+      EXPECT_EQ(fluid_allreduce(ts, groups, S, std::span<const int>(&one, 1), AllReduceAlgorithm::Nvls).algorithm,
+                AllReduceAlgorithm::Nvls);
+    }
+  }
+}

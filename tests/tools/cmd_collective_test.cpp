@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sim/error.h"
 #include "tests/cli_capture.h"
 #include "tools/commands.h"
 
@@ -54,10 +55,24 @@ TEST(CollectiveCommand, ReportsTheAllReduceAlgorithmThatRanInTextAndJson) {
 
 TEST(CollectiveCommand, AnUnknownAllReduceAlgorithmIsAnError) {
   try {
-    collective("--cluster dgx-a100 --op allreduce --bytes 1M --allreduce-algorithm nvls");
+    collective("--cluster dgx-a100 --op allreduce --bytes 1M --allreduce-algorithm sharp");
     FAIL() << "no error";
   } catch (const CLI::ValidationError& e) {
-    EXPECT_TRUE(contains(e.what(), "nvls")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "sharp")) << e.what();
+  }
+}
+
+TEST(CollectiveCommand, NvlsRunsOnAnH100NodeAndIsAnErrorOnAnA100Cluster) {
+  const auto nvls = json::parse(collective("--cluster dgx-h100 --nodes 1 --op allreduce --bytes 1G --allreduce-algorithm nvls --json"));
+  EXPECT_EQ(nvls[0]["algorithm"], "nvls");
+  const auto aut = json::parse(collective("--cluster dgx-h100 --nodes 1 --op allreduce --bytes 1G --json"));
+  EXPECT_EQ(aut[0]["algorithm"], "nvls");
+  try {
+    collective("--cluster dgx-a100 --nodes 1 --op allreduce --bytes 1M --allreduce-algorithm nvls");
+    FAIL() << "no error";
+  } catch (const moesim::InputError& e) {
+    EXPECT_TRUE(contains(e.what(), "cluster dgx-a100")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "NVLink SHARP")) << e.what();
   }
 }
 

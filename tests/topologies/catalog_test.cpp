@@ -89,3 +89,49 @@ TEST(Catalog, UnknownNamesListTheKnownOnes) {
     EXPECT_NE(std::string(e.what()).find("h100-sxm"), std::string::npos) << e.what();
   }
 }
+
+// ---- NVLink SHARP (NVLS) capability ----
+
+TEST(Catalog, OnlyTheThirdGenerationNVSwitchLinkKindSupportsNvls) {
+  const Catalog c = Catalog::embedded();
+  EXPECT_TRUE(c.link("nvlink4").nvls);
+  EXPECT_FALSE(c.link("nvlink4").nvls_source.empty());
+  EXPECT_FALSE(c.link("nvlink3").nvls);  // A100: NVSwitch gen2
+  EXPECT_FALSE(c.link("nvlink2").nvls);
+  EXPECT_FALSE(c.link("pcie-gen5").nvls);
+}
+
+namespace {
+std::string nvls_error(const std::string& link_json) {
+  const std::string text = R"({"links": {"x": )" + link_json + "}}";
+  const EmbeddedFile f{"mine", text};
+  try {
+    (void)Catalog::from_files(std::span<const EmbeddedFile>(&f, 1));
+  } catch (const ConfigError& e) {
+    return e.json_path() + ": " + e.what();
+  }
+  return "";
+}
+constexpr const char* kNvlinkHead =
+    R"({"class": "nvlink", "per_link_GBps": 25, "links_per_gpu": 18, "bandwidth_GBps": 450, "source": "s",
+        "latency": {"latency_us": 0.2, "source": "s"}, )";
+}  // namespace
+
+TEST(Catalog, TheNvlsPropertyParsesAndBadValuesAreErrorsAtTheirPath) {
+  const std::string ok = std::string(kNvlinkHead) + R"("nvls": {"supported": true, "source": "whitepaper"}})";
+  EXPECT_EQ(nvls_error(ok), "");
+  const std::string text = R"({"links": {"x": )" + ok + "}}";
+  const EmbeddedFile f{"mine", text};
+  EXPECT_TRUE(Catalog::from_files(std::span<const EmbeddedFile>(&f, 1)).link("x").nvls);
+
+  const std::string not_bool = nvls_error(std::string(kNvlinkHead) + R"("nvls": {"supported": "yes", "source": "s"}})");
+  EXPECT_NE(not_bool.find("/links/x/nvls/supported"), std::string::npos) << not_bool;
+  const std::string no_source = nvls_error(std::string(kNvlinkHead) + R"("nvls": {"supported": true}})");
+  EXPECT_NE(no_source.find("source"), std::string::npos) << no_source;
+  const std::string unknown = nvls_error(std::string(kNvlinkHead) + R"("nvls": {"supported": true, "source": "s", "x": 1}})");
+  EXPECT_NE(unknown.find("/links/x/nvls"), std::string::npos) << unknown;
+  const std::string on_pcie = nvls_error(
+      R"({"class": "pcie", "bandwidth_GBps": 63, "source": "s", "latency": {"latency_us": 0.5, "source": "s"},
+          "nvls": {"supported": true, "source": "s"}})");
+  EXPECT_NE(on_pcie.find("only NVLink link kinds"), std::string::npos) << on_pcie;
+}

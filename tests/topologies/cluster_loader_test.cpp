@@ -512,3 +512,32 @@ TEST(Documentation, TheFullExampleInClustersMdLoads) {
   EXPECT_EQ(t.transport(GpuId(32), GpuId(33)), Transport::PcieP2P);  // under one switch
   EXPECT_EQ(t.transport(GpuId(32), GpuId(36)), Transport::PcieHost);  // across sockets
 }
+
+// ---- NVLink SHARP (NVLS) ----
+
+TEST(Presets, H100NVSwitchNodesSupportNvlsAndA100NodesDoNot) {
+  for (const char* p : {"dgx-h100", "p5.48xlarge"}) {
+    const Topology t = load_cluster(p, std::nullopt, catalog());
+    for (int n = 0; n < t.node_count(); ++n) EXPECT_TRUE(t.node(n).nvls) << p << " node " << n;
+  }
+  for (const char* p : {"dgx-a100", "p4d.24xlarge", "p3dn.24xlarge", "pcie-gen4-8gpu"}) {
+    const Topology t = load_cluster(p, std::nullopt, catalog());
+    for (int n = 0; n < t.node_count(); ++n) EXPECT_FALSE(t.node(n).nvls) << p << " node " << n;
+  }
+}
+
+TEST(ClusterLoader, ANodeKindMayTurnNvlsOffButNotOnWithoutCatalogSupport) {
+  auto h100 = base();
+  h100["node_kinds"]["k"]["gpu"] = "h100-sxm";
+  EXPECT_TRUE(load(h100).node(0).nvls);  // from the nvlink4 catalog entry
+  h100["node_kinds"]["k"]["nvls"] = false;  // e.g. NCCL_NVLS_ENABLE=0
+  EXPECT_FALSE(load(h100).node(1).nvls);
+  auto a100 = base();
+  a100["node_kinds"]["k"]["nvls"] = true;
+  expect_error(a100, "/node_kinds/k/nvls", "no NVLink SHARP");
+  a100["node_kinds"]["k"]["nvls"] = "yes";
+  expect_error(a100, "/node_kinds/k/nvls", "");
+  auto pcie = pcie_node("switch");
+  pcie["node_kinds"]["k"]["nvls"] = false;
+  expect_error(pcie, "/node_kinds/k/nvls", "needs an NVSwitch node");
+}

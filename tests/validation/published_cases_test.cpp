@@ -43,3 +43,31 @@ TEST(PublishedCases, UnknownKeysInTheCasesFileAreErrors) {
     EXPECT_NE(std::string(e.what()).find("/cases/0/tolerence: unknown key"), std::string::npos) << e.what();
   }
 }
+
+TEST(PublishedCases, AnAllReduceCaseMayNameTheAlgorithmThatWasMeasuredAndOnlyAKnownOne) {
+  auto write = [](const std::string& name, const char* text) {
+    const std::string path = std::string(::testing::TempDir()) + "/" + name;
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(text, f);
+    std::fclose(f);
+    return path;
+  };
+  const auto ok = load_published_cases(write("ring_case.json", R"({"cases": [{"name": "x", "cluster": "dgx-h100", "nodes": 1,
+      "op": "allreduce", "allreduce_algorithm": "ring", "bytes": 1e9, "metric": "busbw_GBps", "published": 1, "role": "check",
+      "tolerance": 0.1}]})"));
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].allreduce_algorithm, "ring");
+  // On one H100 node the ring case runs the ring, though Auto would pick NVLS at 1 GB.
+  const auto ring = run_published_cases(ok, CostFactors::defaults(), MOESIM_SOURCE_DIR);
+  auto nvls_case = ok;
+  nvls_case[0].allreduce_algorithm = "nvls";
+  const auto nvls = run_published_cases(nvls_case, CostFactors::defaults(), MOESIM_SOURCE_DIR);
+  EXPECT_GT(nvls[0].predicted, 1.3 * ring[0].predicted);
+  try {
+    load_published_cases(write("bad_alg.json", R"({"cases": [{"name": "x", "cluster": "dgx-h100", "op": "allreduce",
+        "allreduce_algorithm": "sharp", "bytes": 1, "metric": "busbw_GBps", "published": 1, "role": "check", "tolerance": 0.1}]})"));
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/cases/0/allreduce_algorithm"), std::string::npos) << e.what();
+  }
+}
