@@ -276,18 +276,21 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
     std::optional<FluidResult> fluid;
     std::vector<CollectiveHandles> done;
   };
+  std::map<std::string, int> algorithms_used;
   auto allreduce = [&](std::span<const std::vector<GpuId>> groups, double bytes, std::span<const int> group_channels,
                        auto after) {
     AllReduces out;
     AllReduceAlgorithm alg = options.allreduce_algorithm;
     if (fluid || alg == AllReduceAlgorithm::Auto) {
       FluidAllReduce priced = fluid_allreduce(transfers, groups, bytes, group_channels, alg);
+      alg = priced.algorithm;
       if (fluid) {
+        ++algorithms_used[std::string(to_string(alg))];
         out.fluid = std::move(priced.result);
         return out;
       }
-      alg = priced.algorithm;
     }
+    ++algorithms_used[std::string(to_string(alg))];
     for (std::size_t q = 0; q < groups.size(); ++q) {
       const std::vector<TaskId> start = after(q);
       out.done.push_back(append_allreduce(graph, topo, groups[q], bytes, alg, group_channels[q], tree_pipeline, start,
@@ -396,6 +399,7 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   res.nodes = shape.nodes;
   res.iteration_time_s = end.seconds();
   res.tokens_per_s = res.iteration_time_s > 0 ? static_cast<double>(model.tokens_per_gpu) * P / res.iteration_time_s : 0;
+  res.allreduce_algorithms = std::move(algorithms_used);
   res.tasks = graph.size();
   res.flows = network.flows_completed();
 

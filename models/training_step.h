@@ -93,6 +93,9 @@ struct TrainingStepResult {
   double dropped_fraction = 0;             // dropped assignments / assignments
   double rerouted_fraction = 0;            // tokens not given their unconstrained top-k / tokens
   std::map<std::string, double> link_utilization;  // link class -> bytes / (capacity x time), mean over links
+  /// How many gradient all-reduces (dense buckets; the expert replicas' counts once) ran with
+  /// each algorithm ("ring", "tree", "nvls"): what --allreduce-algorithm auto chose.
+  std::map<std::string, int> allreduce_algorithms;
   std::size_t tasks = 0;
   std::uint64_t flows = 0;
 };

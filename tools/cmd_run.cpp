@@ -90,7 +90,10 @@ void run_one(const RunArgs& a) {
   fmt::print("  compute                 {:.3f} ms\n", r.breakdown.compute_s * 1e3);
   fmt::print("  dispatch all-to-all     {:.3f} ms\n", r.breakdown.dispatch_s * 1e3);
   fmt::print("  combine all-to-all      {:.3f} ms\n", r.breakdown.combine_s * 1e3);
-  fmt::print("  gradient all-reduce     {:.3f} ms\n", r.breakdown.allreduce_s * 1e3);
+  std::string algorithms;  // e.g. "tree x3, ring x1": what --allreduce-algorithm chose
+  for (const auto& [name, n] : r.allreduce_algorithms) algorithms += fmt::format("{}{} x{}", algorithms.empty() ? "" : ", ", name, n);
+  fmt::print("  gradient all-reduce     {:.3f} ms{}\n", r.breakdown.allreduce_s * 1e3,
+             algorithms.empty() ? "" : fmt::format(" ({})", algorithms));
   fmt::print("  exposed communication   {:.3f} ms ({:.0f}% of the iteration)\n", r.breakdown.exposed_communication_s * 1e3,
              r.iteration_time_s > 0 ? 100 * r.breakdown.exposed_communication_s / r.iteration_time_s : 0.0);
   fmt::print("inter-node bytes per GPU  {:.2f} MB (all-to-all, forward + backward)\n", r.inter_node_bytes_per_gpu / 1e6);

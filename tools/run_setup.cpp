@@ -98,6 +98,7 @@ nlohmann::json result_to_json(const TrainingStepResult& r) {
           {"dropped_fraction", r.dropped_fraction},
           {"rerouted_fraction", r.rerouted_fraction},
           {"link_utilization", util},
+          {"allreduce_algorithms", r.allreduce_algorithms},
           {"tasks", r.tasks},
           {"flows", r.flows}};
 }

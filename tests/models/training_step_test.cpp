@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "sim/error.h"
 #include "topologies/cluster_loader.h"
 
@@ -134,6 +136,14 @@ TEST(TrainingStep, AutoAllReduceIsTheRingOnOneNodeAndTheTreeAcrossTwo) {
     // The algorithm moves the gradients differently; routing and compute do not change.
     EXPECT_EQ(tree2.breakdown.compute_s, ring2.breakdown.compute_s);
     EXPECT_EQ(tree2.inter_node_bytes_per_gpu, ring2.inter_node_bytes_per_gpu);
+    // The result says what ran: every all-reduce by the one asked for, or what Auto chose.
+    ASSERT_EQ(ring2.allreduce_algorithms.size(), 1u);
+    const int buckets = ring2.allreduce_algorithms.at("ring");
+    EXPECT_GE(buckets, 1);
+    EXPECT_EQ(tree2.allreduce_algorithms, (std::map<std::string, int>{{"tree", buckets}}));
+    EXPECT_EQ(run_allreduce(two, m, AllReduceAlgorithm::Auto, f).allreduce_algorithms, tree2.allreduce_algorithms);
+    EXPECT_EQ(run_allreduce(one, m, AllReduceAlgorithm::Auto, f).allreduce_algorithms,
+              (std::map<std::string, int>{{"ring", buckets}}));
   }
 }
 
@@ -151,6 +161,10 @@ TEST(TrainingStep, AutoChoosesForEachAllReduceIncludingTheExpertReplicas) {
   EXPECT_LT(aut.iteration_time_s, ring.iteration_time_s);
   EXPECT_LT(aut.iteration_time_s, tree.iteration_time_s);
   EXPECT_NE(ring.breakdown.allreduce_s, tree.breakdown.allreduce_s);
+  // Both algorithms ran: the buckets by tree, the expert replicas' all-reduce by ring.
+  EXPECT_EQ(aut.allreduce_algorithms.size(), 2u);
+  EXPECT_EQ(aut.allreduce_algorithms.at("ring"), 1);
+  EXPECT_EQ(aut.allreduce_algorithms.at("tree"), tree.allreduce_algorithms.at("tree") - 1);
   // Deterministic with the tree too.
   EXPECT_EQ(run_allreduce(two, m, AllReduceAlgorithm::Tree).iteration_time_s, tree.iteration_time_s);
 }
