@@ -57,14 +57,12 @@ void TransferService::send(GpuId src, GpuId dst, double bytes, std::function<voi
     network_.start_flow({.path = {}, .bytes = 0, .on_complete = std::move(on_delivered)});
     return;
   }
-  const Route r = route(src, dst, path_);
-  MOESIM_CHECK(!path_.empty(), "no path from GPU {} to GPU {}", src, dst);
-  const ProtocolCost& p = costs_.transport(r.transport).choose(bytes / repeat, r.capacity_Bps);
+  const MessageCost c = message_cost(src, dst, bytes, path_, repeat);
   network_.start_flow({.path = path_,
                        .bytes = bytes,
-                       .efficiency = p.efficiency,
-                       .start_delay = p.overhead * repeat + r.latency * (repeat - 1),
-                       .end_delay = r.latency,
+                       .efficiency = c.efficiency,
+                       .start_delay = c.overhead * repeat + c.latency * (repeat - 1),
+                       .end_delay = c.latency,
                        .on_complete = std::move(on_delivered)});
 }
 
@@ -134,9 +132,8 @@ void TransferService::send_switch(SwitchOp op, GpuId gpu, std::span<const GpuId>
 
 Time TransferService::isolated_time(GpuId src, GpuId dst, double bytes) const {
   if (src == dst) return Time::zero();
-  const Route r = route(src, dst, path_);
-  const ProtocolCost& p = costs_.transport(r.transport).choose(bytes, r.capacity_Bps);
-  return p.overhead + Time::from_seconds_ceil(bytes / (p.efficiency * r.capacity_Bps)) + r.latency;
+  const MessageCost c = message_cost(src, dst, bytes, path_);
+  return c.overhead + Time::from_seconds_ceil(bytes / (c.efficiency * c.capacity_Bps)) + c.latency;
 }
 
 }  // namespace moesim
