@@ -281,16 +281,16 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
                        auto after) {
     AllReduces out;
     AllReduceAlgorithm alg = options.allreduce_algorithm;
+    std::optional<FluidAllReduce> priced;
     if (fluid || alg == AllReduceAlgorithm::Auto) {
-      FluidAllReduce priced = fluid_allreduce(transfers, groups, bytes, group_channels, alg);
-      alg = priced.algorithm;
-      if (fluid) {
-        ++algorithms_used[std::string(to_string(alg))];
-        out.fluid = std::move(priced.result);
-        return out;
-      }
+      priced = fluid_allreduce(transfers, groups, bytes, group_channels, alg);
+      alg = priced->algorithm;
     }
     ++algorithms_used[std::string(to_string(alg))];
+    if (fluid) {
+      out.fluid = std::move(priced->result);
+      return out;
+    }
     for (std::size_t q = 0; q < groups.size(); ++q) {
       const std::vector<TaskId> start = after(q);
       out.done.push_back(append_allreduce(graph, topo, groups[q], bytes, alg, group_channels[q], tree_pipeline, start,
