@@ -11,14 +11,27 @@ namespace {
 // Variables below (1 - kFixMargin) * threshold keep their value. The margin only makes the
 // kept set smaller (always correct); it absorbs rounding in the stored rates.
 constexpr double kFixMargin = 1e-9;
+// Re-levelling accepts a level that passes a neighbour's by at most this much (relative):
+// rounding between groups at the same level; anything larger is a change of bottleneck.
+constexpr double kLevelTol = 1e-12;
+// Re-levelling re-sums a constraint's load exactly (instead of trusting the running sum)
+// when its residual is below this share of its capacity, where cancellation would show.
+constexpr double kResumBelow = 1e-6;
+constexpr MaxMinSystem::ConstraintId kNoConstraint = std::numeric_limits<MaxMinSystem::ConstraintId>::max();
+
+std::uint64_t edge_key(std::uint32_t g, std::uint32_t c) { return (std::uint64_t{g} << 32) | c; }
 }  // namespace
 
 MaxMinSystem::ConstraintId MaxMinSystem::add_constraint(double capacity) {
   MOESIM_CHECK(capacity >= 0 && std::isfinite(capacity), "constraint capacity must be finite and >= 0, got {}", capacity);
+  const auto c = static_cast<ConstraintId>(cons_.size());
   cons_.emplace_back();
   cons_.back().capacity = capacity;
+  cons_.back().group = static_cast<GroupId>(groups_.size());
+  groups_.emplace_back();
+  groups_.back().constraint = c;
   is_dirty_.push_back(0);
-  return static_cast<ConstraintId>(cons_.size() - 1);
+  return c;
 }
 
 void MaxMinSystem::set_capacity(ConstraintId c, double capacity) {
@@ -33,6 +46,84 @@ void MaxMinSystem::mark_dirty(ConstraintId c) {
     is_dirty_[c] = 1;
     dirty_cons_.push_back(c);
   }
+}
+
+MaxMinSystem::GroupId MaxMinSystem::bound_group(double bound) {
+  auto [it, fresh] = bound_groups_.try_emplace(std::bit_cast<std::uint64_t>(bound), 0u);
+  if (fresh) {
+    it->second = static_cast<GroupId>(groups_.size());
+    groups_.emplace_back();
+    groups_.back().level = bound;
+    groups_.back().new_level = bound;
+  }
+  return it->second;
+}
+
+void MaxMinSystem::edge_add(GroupId g, ConstraintId c) {
+  auto [it, fresh] = edge_at_.try_emplace(edge_key(g, c), 0u);
+  if (!fresh) {
+    ++edges_[it->second].count;
+    return;
+  }
+  std::uint32_t e;
+  if (!free_edges_.empty()) {
+    e = free_edges_.back();
+    free_edges_.pop_back();
+  } else {
+    e = static_cast<std::uint32_t>(edges_.size());
+    edges_.emplace_back();
+  }
+  it->second = e;
+  edges_[e] = Edge{g, c, 1, static_cast<std::uint32_t>(groups_[g].out.size()), static_cast<std::uint32_t>(cons_[c].in.size())};
+  groups_[g].out.push_back(e);
+  cons_[c].in.push_back(e);
+}
+
+void MaxMinSystem::edge_sub(GroupId g, ConstraintId c) {
+  const auto it = edge_at_.find(edge_key(g, c));
+  MOESIM_CHECK(it != edge_at_.end(), "max-min: no edge from group {} to constraint {}", g, c);
+  const std::uint32_t e = it->second;
+  if (--edges_[e].count > 0) return;
+  edge_at_.erase(it);
+  const Edge& E = edges_[e];
+  std::vector<std::uint32_t>& out = groups_[g].out;
+  const std::uint32_t last_out = out.back();
+  out[E.pos_out] = last_out;
+  edges_[last_out].pos_out = E.pos_out;
+  out.pop_back();
+  std::vector<std::uint32_t>& in = cons_[c].in;
+  const std::uint32_t last_in = in.back();
+  in[E.pos_in] = last_in;
+  edges_[last_in].pos_in = E.pos_in;
+  in.pop_back();
+  free_edges_.push_back(e);
+}
+
+void MaxMinSystem::join_group(VarId v, GroupId g) {
+  Var& var = vars_[v];
+  Group& G = groups_[g];
+  var.group = g;
+  var.pos = static_cast<std::uint32_t>(G.members.size());
+  G.members.push_back(v);
+  ++G.size;
+  if (std::isfinite(var.bound)) ++G.bounded;
+  for (ConstraintId c : cons_of(v))
+    if (c != G.constraint) edge_add(g, c);
+}
+
+void MaxMinSystem::leave_group(VarId v) {
+  Var& var = vars_[v];
+  const GroupId g = var.group;
+  Group& G = groups_[g];
+  const VarId last = G.members.back();
+  G.members[var.pos] = last;
+  vars_[last].pos = var.pos;
+  G.members.pop_back();
+  --G.size;
+  if (std::isfinite(var.bound)) --G.bounded;
+  for (ConstraintId c : cons_of(v))
+    if (c != G.constraint) edge_sub(g, c);
+  var.group = kNoGroup;
 }
 
 MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> constraints, double bound) {
@@ -64,7 +155,7 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
     var.size_class = cls;
   }
   var.bound = bound;
-  var.value = 0;
+  var.group = kNoGroup;
   var.alive = true;
   var.fresh = false;
   for (std::uint32_t k = 0; k < n; ++k) {
@@ -76,7 +167,7 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
     mark_dirty(c);
   }
   if (constraints.empty()) {
-    var.value = bound;  // a bound-only variable is alone: its value is its bound
+    join_group(v, bound_group(bound));  // a bound-only variable is alone: its value is its bound
   } else {
     var.fresh = true;
     fresh_.push_back(v);
@@ -88,6 +179,7 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
 void MaxMinSystem::remove_variable(VarId v) {
   MOESIM_CHECK(alive(v), "removing a dead variable {}", v);
   Var& var = vars_[v];
+  const double val = value(v);
   for (std::uint32_t k = 0; k < var.n; ++k) {
     const ConstraintId ck = var_cons_[var.slot + k];
     Constraint& c = cons_[ck];
@@ -103,18 +195,16 @@ void MaxMinSystem::remove_variable(VarId v) {
           break;
         }
     }
-    c.load -= var.value;
+    c.load -= val;
     mark_dirty(ck);
   }
-  if (var.n > 0 && !var.fresh) {
-    threshold_ = std::min(threshold_, var.value);  // fact (1)
-    ++stale_in_order_;
+  if (var.group != kNoGroup) {
+    if (var.n > 0) threshold_ = std::min(threshold_, val);  // fact (1)
+    leave_group(v);
   }
   if (var.n > 0) free_blocks_[var.size_class].push_back(var.slot);
   var.alive = false;
   var.fresh = false;
-  var.value = 0;
-  ++var.generation;
   var.n = 0;
   free_vars_.push_back(v);
   --live_vars_;
@@ -122,36 +212,291 @@ void MaxMinSystem::remove_variable(VarId v) {
 
 double MaxMinSystem::load(ConstraintId c) const {
   double s = 0;
-  for (VarId v : cons_[c].vars) s += vars_[v].value;
+  for (VarId v : cons_[c].vars) s += value(v);
   return s;
 }
 
-// Filling freezes variables at non-decreasing levels, but only up to rounding: a value a hair
-// below a long run of equal values would make an insertion sort quadratic (it did, with
-// ~260k equal-rate flows). A stable sort by value is O(n log n) whatever the input, and
-// keeps the (deterministic) freeze order among equal values.
-void MaxMinSystem::sort_by_value(std::vector<VarId>& vs) const {
-  const auto by_value = [this](VarId a, VarId b) { return vars_[a].value < vars_[b].value; };
-  if (std::is_sorted(vs.begin(), vs.end(), by_value)) return;  // the usual case: one pass
-  std::stable_sort(vs.begin(), vs.end(), by_value);
-}
-
-void MaxMinSystem::solve_all(std::vector<VarId>* changed) {
-  if (changed) changed->clear();
-  solve_full(changed);
+void MaxMinSystem::expand(std::vector<VarId>* changed) {
+  if (!changed) return;
+  changed->clear();
+  ++epoch_;
+  for (VarId v : moved_scratch_) {
+    vars_[v].stamp = epoch_;
+    changed->push_back(v);
+  }
+  for (GroupId g : changed_scratch_)
+    for (VarId v : groups_[g].members)
+      if (vars_[v].stamp != epoch_) changed->push_back(v);
 }
 
 void MaxMinSystem::solve(std::vector<VarId>* changed) {
-  if (changed) changed->clear();
+  solve(&changed_scratch_, &moved_scratch_);
+  expand(changed);
+}
+
+void MaxMinSystem::solve_all(std::vector<VarId>* changed) {
+  changed_scratch_.clear();
+  moved_scratch_.clear();
+  solve_full(&changed_scratch_, &moved_scratch_);
+  expand(changed);
+}
+
+void MaxMinSystem::solve(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved) {
+  changed_groups->clear();
+  moved->clear();
   if (dirty_cons_.empty() && fresh_.empty()) {
     threshold_ = kUnbounded;
     return;
   }
   if (need_full_) {
-    solve_full(changed);
+    solve_full(changed_groups, moved);
     return;
   }
   ++stats_.solves;
+  bool any_fresh = false;
+  for (VarId v : fresh_) any_fresh = any_fresh || (vars_[v].alive && vars_[v].fresh);
+  if (!any_fresh) {
+    if (relevel(changed_groups)) {
+      ++stats_.relevels;
+      finish_solve();
+      return;
+    }
+    ++stats_.relevel_failed;
+    changed_groups->clear();
+  } else {
+    region_.clear();
+    ++epoch_;
+    for (ConstraintId c : dirty_cons_) {
+      const GroupId g = cons_[c].group;
+      if (groups_[g].members.empty() || groups_[g].queued == epoch_) continue;
+      groups_[g].queued = epoch_;
+      region_.push_back(g);
+    }
+  }
+  if (local_refill(changed_groups, moved)) {
+    ++stats_.local_refills;
+    finish_solve();
+    return;
+  }
+  changed_groups->clear();
+  moved->clear();
+  refill(changed_groups, moved);
+}
+
+void MaxMinSystem::finish_solve() {
+  for (ConstraintId c : dirty_cons_) is_dirty_[c] = 0;
+  dirty_cons_.clear();
+  for (VarId v : fresh_) vars_[v].fresh = false;
+  fresh_.clear();
+  threshold_ = kUnbounded;
+}
+
+// Path (A): new levels for the groups the removals touched, in increasing order, assuming no
+// variable changes group; committed only if the result is the max-min allocation.
+bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
+  ++epoch_;
+  const std::uint32_t ep = epoch_;
+  levelled_.clear();
+  dloaded_.clear();
+  heap_.clear();
+  // Min-heap by (old level, group id); HeapItem's c holds the group id.
+  auto heap_less = [](const HeapItem& a, const HeapItem& b) {
+    return a.share > b.share || (a.share == b.share && a.c > b.c);
+  };
+  auto dload_of = [&](ConstraintId c) -> double& {
+    Constraint& k = cons_[c];
+    if (k.stamp != ep) {
+      k.stamp = ep;
+      k.dload = 0;
+      dloaded_.push_back(c);
+    }
+    return k.dload;
+  };
+  auto level_now = [&](GroupId h) { return groups_[h].stamp == ep ? groups_[h].new_level : groups_[h].level; };
+  region_.clear();
+  for (ConstraintId c : dirty_cons_) {
+    const GroupId g = cons_[c].group;
+    Group& G = groups_[g];
+    if (G.size == 0 || G.queued == ep) continue;
+    G.queued = ep;
+    region_.push_back(g);
+    heap_.push_back({G.level, g});
+  }
+  std::make_heap(heap_.begin(), heap_.end(), heap_less);
+  while (!heap_.empty()) {
+    std::pop_heap(heap_.begin(), heap_.end(), heap_less);
+    const GroupId g = heap_.back().c;
+    heap_.pop_back();
+    Group& G = groups_[g];
+    G.stamp = ep;
+    Constraint& K = cons_[G.constraint];
+    const double nb = static_cast<double>(G.size);
+    double& dl = dload_of(G.constraint);
+    double others = K.load + dl - nb * G.level;
+    if (K.capacity - others < kResumBelow * K.capacity) {
+      others = 0;
+      for (VarId u : K.vars)
+        if (vars_[u].group != g) others += level_now(vars_[u].group);
+    }
+    const double nl = (K.capacity - others) / nb;
+    if (!(nl > 0) || !std::isfinite(nl)) return false;
+    G.new_level = nl;
+    levelled_.push_back(g);
+    if (nl == G.level) continue;
+    const double delta = nl - G.level;
+    dl += nb * delta;
+    stats_.edges_checked += G.out.size();
+    for (std::uint32_t e : G.out) {
+      const Edge& E = edges_[e];
+      dload_of(E.c) += static_cast<double>(E.count) * delta;
+      const GroupId h = cons_[E.c].group;
+      Group& H = groups_[h];
+      if (H.size == 0) continue;
+      if (H.stamp == ep) return false;  // levelled already: the order is not triangular (a tie)
+      if (H.queued != ep) {
+        H.queued = ep;
+        region_.push_back(h);
+        heap_.push_back({H.level, h});
+        std::push_heap(heap_.begin(), heap_.end(), heap_less);
+      }
+    }
+  }
+  // Checks on what moved: every member keeps the largest rate on its bottleneck, no
+  // constraint goes over capacity, no bound is passed. A failure here leaves region_ with
+  // the groups re-levelled plus the one that would take members: where a local refill starts.
+  for (GroupId g : levelled_) {
+    const Group& G = groups_[g];
+    if (G.new_level == G.level) continue;
+    if (G.new_level > G.level) {
+      if (G.bounded > 0) return false;
+      stats_.edges_checked += G.out.size();
+      for (std::uint32_t e : G.out) {
+        const Edge& E = edges_[e];
+        const Constraint& K = cons_[E.c];
+        if (!groups_[K.group].size == 0) {
+          if (G.new_level > level_now(K.group) * (1 + kLevelTol)) {
+            if (groups_[K.group].queued != ep) region_.push_back(K.group);
+            return false;
+          }
+        } else {
+          const double load = K.load + (K.stamp == ep ? K.dload : 0.0);
+          if (load > K.capacity * (1 + kLevelTol)) return false;
+        }
+      }
+    } else {
+      const Constraint& K = cons_[G.constraint];
+      stats_.edges_checked += K.in.size();
+      for (std::uint32_t e : K.in)
+        if (level_now(edges_[e].g) > G.new_level * (1 + kLevelTol)) {
+          if (groups_[edges_[e].g].queued != ep) region_.push_back(edges_[e].g);
+          return false;
+        }
+    }
+  }
+  for (ConstraintId c : dloaded_) cons_[c].load += cons_[c].dload;
+  for (GroupId g : levelled_) {
+    Group& G = groups_[g];
+    if (G.new_level == G.level) continue;
+    G.level = G.new_level;
+    changed_groups->push_back(g);
+    stats_.values_changed += G.members.size();
+  }
+  return true;
+}
+
+// Path (A'): refill only the members of the groups in region_, the other variables fixed,
+// and accept the result only if it is the max-min allocation: no group outside the region
+// sees a variable of the region change rate on its constraint or freeze there, and no group
+// outside the region is above a level the region set on a constraint it crosses (the region
+// holds every group whose constraint changed: see the header). Each failed check
+// adds the group concerned to the region and the fill is redone (at most kMaxRounds times);
+// then the caller falls back to path (B).
+bool MaxMinSystem::local_refill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved) {
+  constexpr int kMaxRounds = 8;
+  const std::uint32_t mark = ++region_epoch_;
+  for (GroupId g : region_) groups_[g].region = mark;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    ++epoch_;
+    refill_.clear();
+    for (GroupId g : region_) refill_.insert(refill_.end(), groups_[g].members.begin(), groups_[g].members.end());
+    for (VarId v : fresh_)
+      if (vars_[v].alive && vars_[v].fresh && vars_[v].reached != epoch_) {
+        vars_[v].reached = epoch_;
+        refill_.push_back(v);
+      }
+    // Constraint lists of the region's variables (CSR), their load and count.
+    touched_.clear();
+    for (VarId v : refill_) {
+      vars_[v].reached = epoch_;
+      for (ConstraintId c : cons_of(v)) {
+        Constraint& k = cons_[c];
+        if (k.stamp != epoch_) {
+          k.stamp = epoch_;
+          k.cand_end = 0;
+          k.rem = 0;
+          touched_.push_back(c);
+        }
+        ++k.cand_end;
+      }
+    }
+    std::uint32_t off = 0;
+    for (ConstraintId c : touched_) {
+      Constraint& k = cons_[c];
+      k.cand_begin = off;
+      off += k.cand_end;
+      k.cand_end = k.cand_begin;
+    }
+    cand_vars_.resize(off);
+    for (VarId v : refill_) {
+      const double val = value(v);
+      for (ConstraintId c : cons_of(v)) {
+        Constraint& k = cons_[c];
+        cand_vars_[k.cand_end++] = v;
+        k.rem += val;
+      }
+    }
+    saved_loads_.clear();
+    for (ConstraintId c : touched_) {
+      Constraint& k = cons_[c];
+      saved_loads_.push_back(k.load);
+      k.rem = k.capacity - (k.load - k.rem);
+      k.n = k.cand_end - k.cand_begin;
+    }
+    fill(refill_);
+    bool grown = false;
+    auto grow = [&](GroupId h) {
+      if (groups_[h].region == mark) return;
+      groups_[h].region = mark;
+      region_.push_back(h);
+      grown = true;
+    };
+    for (VarId v : refill_) {
+      const Var& var = vars_[v];
+      const bool changed = var.new_value != value(v);
+      for (ConstraintId c : cons_of(v)) {
+        const GroupId x = cons_[c].group;
+        if (groups_[x].region == mark || groups_[x].size == 0) continue;
+        if (changed || var.new_group == x) grow(x);
+      }
+    }
+    for (GroupId g : filled_groups_) {
+      const double s = groups_[g].new_level;
+      for (std::uint32_t e : cons_[groups_[g].constraint].in) {
+        const GroupId h = edges_[e].g;
+        if (groups_[h].region != mark && groups_[h].level > s * (1 + kLevelTol)) grow(h);
+      }
+    }
+    if (!grown) {
+      apply_fill(changed_groups, moved);
+      return true;
+    }
+    for (std::size_t i = 0; i < touched_.size(); ++i) cons_[touched_[i]].load = saved_loads_[i];
+  }
+  return false;
+}
+
+// Path (B).
+void MaxMinSystem::refill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved) {
   ++epoch_;
   // Fact (2): lower bounds of the added variables' new rates.
   double t = threshold_;
@@ -164,20 +509,13 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
   }
   t *= 1 - kFixMargin;
 
-  // Candidates: the solved variables at or above t (a suffix of order_) and the fresh ones.
-  const auto split_it = std::lower_bound(order_.begin(), order_.end(), t,
-                                         [](const OrderEntry& e, double x) { return e.value < x; });
-  const std::size_t split = static_cast<std::size_t>(split_it - order_.begin());
+  // Candidates: the members of the groups at or above t, and the fresh variables.
   cand_.clear();
-  for (std::size_t i = split; i < order_.size(); ++i)
-    if (entry_live(order_[i])) cand_.push_back(order_[i].v);
-  const std::size_t old_suffix_candidates = cand_.size();
+  for (const Group& G : groups_)
+    if (!G.members.empty() && G.level >= t) cand_.insert(cand_.end(), G.members.begin(), G.members.end());
   for (VarId v : fresh_)
-    if (vars_[v].alive && vars_[v].fresh && vars_[v].stamp != epoch_) {
-      vars_[v].stamp = epoch_;
-      cand_.push_back(v);
-    }
-  for (std::size_t i = 0; i < old_suffix_candidates; ++i) vars_[cand_[i]].stamp = epoch_;
+    if (vars_[v].alive && vars_[v].fresh) cand_.push_back(v);
+  for (VarId v : cand_) vars_[v].stamp = epoch_;
   stats_.candidates += cand_.size();
 
   // Per-constraint candidate lists (CSR).
@@ -202,11 +540,11 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
   }
   cand_vars_.resize(off);
   for (VarId v : cand_) {
-    const double value = vars_[v].fresh ? 0.0 : vars_[v].value;
+    const double val = value(v);
     for (ConstraintId c : cons_of(v)) {
       Constraint& k = cons_[c];
       cand_vars_[k.cand_end++] = v;
-      k.rem += value;
+      k.rem += val;
     }
   }
 
@@ -249,45 +587,14 @@ void MaxMinSystem::solve(std::vector<VarId>* changed) {
   touched_.assign(queue.begin(), queue.end());
   dirty_cons_.clear();
 
-  freeze_order_.clear();
-  fill(refill_, changed);
-
-  // New order: the prefix as it was, then the unreached candidates (unchanged, sorted) merged
-  // with the refilled variables (sorted by their new value).
-  sort_by_value(freeze_order_);
-  merged_.clear();
-  std::size_t i = split, j = 0;
-  auto next_kept = [&]() {
-    while (i < order_.size() && (!entry_live(order_[i]) || vars_[order_[i].v].reached == epoch_)) {
-      if (!entry_live(order_[i])) --stale_in_order_;
-      ++i;
-    }
-  };
-  next_kept();
-  while (i < order_.size() || j < freeze_order_.size()) {
-    const bool take_old = j == freeze_order_.size() ||
-                          (i < order_.size() && vars_[order_[i].v].value <= vars_[freeze_order_[j]].value);
-    if (take_old) {
-      merged_.push_back(order_[i++]);
-      next_kept();
-    } else {
-      merged_.push_back({vars_[freeze_order_[j]].value, freeze_order_[j], vars_[freeze_order_[j]].generation});
-      ++j;
-    }
-  }
-  order_.resize(split);
-  order_.insert(order_.end(), merged_.begin(), merged_.end());
+  fill(refill_);
+  apply_fill(changed_groups, moved);
   for (VarId v : fresh_) vars_[v].fresh = false;
   fresh_.clear();
   threshold_ = kUnbounded;
-  // Stale entries are only in the prefix now; compact when they pile up.
-  if (stale_in_order_ > 64 && stale_in_order_ * 2 > order_.size()) {
-    std::erase_if(order_, [this](const OrderEntry& e) { return !entry_live(e); });
-    stale_in_order_ = 0;
-  }
 }
 
-void MaxMinSystem::solve_full(std::vector<VarId>* changed) {
+void MaxMinSystem::solve_full(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved) {
   ++stats_.solves;
   ++epoch_;
   for (ConstraintId c : dirty_cons_) is_dirty_[c] = 0;
@@ -305,24 +612,17 @@ void MaxMinSystem::solve_full(std::vector<VarId>* changed) {
     off += static_cast<std::uint32_t>(k.vars.size());
     k.rem = k.capacity;
     k.n = static_cast<std::uint32_t>(k.vars.size());
-    k.load = 0;
+    k.load = 0;  // rebuilt from scratch below
+    for (VarId v : k.vars)
+      if (!vars_[v].fresh) k.load += value(v);
     if (k.n > 0) touched_.push_back(c);
   }
   cand_vars_.resize(off);
   for (ConstraintId c = 0; c < cons_.size(); ++c)
     for (VarId v : cons_[c].vars) cand_vars_[cons_[c].cand_end++] = v;
-  // Loads are rebuilt from scratch as the variables freeze; every variable is reported.
-  for (VarId v : refill_) {
-    vars_[v].value = 0;
-    vars_[v].reached = epoch_;
-  }
-  freeze_order_.clear();
-  fill(refill_, nullptr);
-  if (changed) changed->assign(refill_.begin(), refill_.end());
-  sort_by_value(freeze_order_);
-  order_.clear();
-  for (VarId v : freeze_order_) order_.push_back({vars_[v].value, v, vars_[v].generation});
-  stale_in_order_ = 0;
+  for (VarId v : refill_) vars_[v].reached = epoch_;
+  fill(refill_);
+  apply_fill(changed_groups, moved);
   for (VarId v : fresh_) vars_[v].fresh = false;
   fresh_.clear();
   threshold_ = kUnbounded;
@@ -332,9 +632,10 @@ void MaxMinSystem::solve_full(std::vector<VarId>* changed) {
 // Progressive filling of `vars` on the constraints in touched_ (rem, n and the candidate
 // ranges prepared by the caller). A constraint's key (its fair share rem/n) only grows as
 // variables freeze elsewhere at levels <= it, so stale heap entries are lower bounds and are
-// re-keyed when they surface.
-void MaxMinSystem::fill(std::vector<VarId>& vars, std::vector<VarId>* changed) {
+// re-keyed when they surface. Loads move by each variable's change of value.
+void MaxMinSystem::fill(std::vector<VarId>& vars) {
   stats_.vars_refilled += vars.size();
+  filled_groups_.clear();
   bounded_.clear();
   for (VarId v : vars) {
     vars_[v].frozen = false;
@@ -355,14 +656,16 @@ void MaxMinSystem::fill(std::vector<VarId>& vars, std::vector<VarId>* changed) {
     if (cons_[c].n > 0) heap_.push_back({share_of(c), c});
   std::make_heap(heap_.begin(), heap_.end(), heap_less);
 
-  // Freezes v at `rate`: its constraints (but `except`, which the caller retires) lose it
-  // from their unfrozen count and residual, and their loads move by its change of value.
-  auto freeze = [&](VarId v, double rate, ConstraintId except) {
+  // Freezes v at `rate` in group `g`: its constraints (but `except`, which the caller
+  // retires) lose it from their unfrozen count and residual, and their loads move by its
+  // change of value.
+  auto freeze = [&](VarId v, double rate, GroupId g, ConstraintId except) {
     Var& var = vars_[v];
     var.frozen = true;
-    freeze_order_.push_back(v);
-    const double delta = rate - var.value;
-    const bool moved = delta != 0 || var.fresh;
+    var.new_value = rate;
+    var.new_group = g;
+    const double old = var.fresh ? 0.0 : value(v);
+    const double delta = rate - old;
     for (ConstraintId c : cons_of(v)) {
       Constraint& k = cons_[c];
       k.load += delta;
@@ -370,11 +673,7 @@ void MaxMinSystem::fill(std::vector<VarId>& vars, std::vector<VarId>* changed) {
       k.rem -= rate;
       --k.n;
     }
-    if (moved) {
-      var.value = rate;
-      ++stats_.values_changed;
-      if (changed) changed->push_back(v);
-    }
+    if (delta != 0 || var.fresh) ++stats_.values_changed;
   };
 
   std::size_t next_bound = 0;
@@ -404,7 +703,7 @@ void MaxMinSystem::fill(std::vector<VarId>& vars, std::vector<VarId>* changed) {
     }
     if (next_bound < bounded_.size() && vars_[bounded_[next_bound]].bound <= best_share) {
       const VarId v = bounded_[next_bound++];
-      freeze(v, vars_[v].bound, UINT32_MAX);
+      freeze(v, vars_[v].bound, bound_group(vars_[v].bound), kNoConstraint);
       --remaining;
       continue;
     }
@@ -412,14 +711,42 @@ void MaxMinSystem::fill(std::vector<VarId>& vars, std::vector<VarId>* changed) {
     std::pop_heap(heap_.begin(), heap_.end(), heap_less);
     heap_.pop_back();
     Constraint& k = cons_[best_c];
+    const GroupId g = k.group;
+    Group& G = groups_[g];
+    G.new_level = best_share;
+    G.count = 0;
+    filled_groups_.push_back(g);
     for (std::uint32_t i = k.cand_begin; i < k.cand_end; ++i) {
       const VarId v = cand_vars_[i];
       if (vars_[v].frozen || vars_[v].reached != epoch_) continue;
-      freeze(v, best_share, best_c);
+      freeze(v, best_share, g, best_c);
+      ++G.count;
       --remaining;
     }
     k.n = 0;
     k.rem = 0;
+  }
+}
+
+void MaxMinSystem::apply_fill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved) {
+  for (VarId v : refill_) {
+    Var& var = vars_[v];
+    if (var.new_group == var.group) continue;
+    if (var.group != kNoGroup) {
+      leave_group(v);
+      ++stats_.vars_moved;
+    }
+    join_group(v, var.new_group);
+    moved->push_back(v);
+  }
+  for (GroupId g : filled_groups_) {
+    Group& G = groups_[g];
+    // A constraint group is refilled whole (see the header), so the fill put all its members here.
+    MOESIM_CHECK(G.members.size() == G.count, "max-min: group {} has {} members, {} refilled", g, G.members.size(),
+                 G.count);
+    if (G.members.empty() || G.new_level == G.level) continue;
+    G.level = G.new_level;
+    changed_groups->push_back(g);
   }
 }
 

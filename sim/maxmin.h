@@ -8,12 +8,40 @@
 // variable is at its bound or crosses a saturated constraint on which it has the largest
 // rate ("bottleneck"). The allocation is unique.
 //
+// Groups. Every variable belongs to the group of its bottleneck: the constraint it froze on
+// in the filling, or, for a variable at its bound, the group of that bound value. All
+// members of a group have the same rate, the group's level, so a rate is stored once per
+// group, and a change of level moves every member at once without touching them (the
+// network keeps its flows' progress per group for the same reason). The solver reports the
+// groups whose level changed and the variables that changed group.
+//
 // Algorithm: progressive filling (water-filling). Raise all unfrozen rates together; when a
 // constraint saturates (fair share rem_c / n_c is the smallest) or a bound is reached, freeze
 // those variables. O((V_inc + C) log C) per solve with V_inc the variable-constraint
 // incidences in the part being solved.
 //
-// Incremental solve(). Two exact facts bound what a change can move:
+// Incremental solve(), three paths, cheapest first:
+//
+// (A) Re-levelling (only removals since the last solve). If no variable changes group, the
+//     levels solve a triangular system: for a group g on constraint c with n_g members,
+//     n_g * level_g + sum_{h != g} N(c, h) * level_h = cap_c, where N(c, h) counts the members
+//     of group h that cross c (kept per (group, constraint) pair, "edges"). Levels are
+//     recomputed in increasing order from the groups the removals touched, following edges
+//     to the groups whose residual moved. The result is the max-min allocation iff every
+//     member still has the largest rate on its bottleneck (level_h <= level_g for every
+//     group h crossing g), no constraint is over capacity and no bound is passed; those
+//     conditions are checked on exactly the edges whose levels moved. The cost is the edges
+//     of the groups that moved, independent of how many variables they hold. If a check
+//     fails (a variable would change bottleneck), nothing is committed and (A') runs.
+// (A') Local refill. Refill only the members of a region of groups (the ones (A) touched, or
+//     for additions the groups of the changed constraints) plus the new variables, everything
+//     else fixed, and accept the result only if it is the max-min allocation. Since the
+//     region holds every group whose constraint changed, the outside variables keep their
+//     bottleneck unless a region variable changes rate on (or freezes at) an outside group's
+//     constraint, or an outside group's level is above a level the region set on a
+//     constraint it crosses: each such group joins the region and the fill is redone (a few
+//     rounds at most, then (B)). Cost: the region's variable-constraint incidences.
+// (B) Refilling by threshold. Two exact facts bound what a change can move:
 //  (1) Removing a variable of rate r leaves every variable of rate < r unchanged: in the
 //      filling, everything below level r happens as before (the removed variable was still
 //      rising there, and its constraints only gain slack), so those variables freeze at the
@@ -22,11 +50,12 @@
 //      unchanged (apply (1) to removing g from the new state), and
 //      r_g >= LB(g) = min(bound_g, min over g's constraints c of cap_c / n_c), since g is
 //      bottlenecked on a saturated c where it has the largest of n_c rates.
-// So with t = min(removed rates, LB of added variables), only variables of rate >= t can
-// move; of those, only the ones connected to a changed constraint through variables of
-// rate >= t (the others see unchanged residual capacities). Live variables are kept sorted
-// by rate, so the candidates are a suffix found by binary search, and a solve costs
-// O(U * path + T log T) for U candidates on T constraints, not the size of the system.
+//     So with t = min(removed rates, LB of added variables), only variables of rate >= t can
+//     move (the members of the groups at level >= t); of those, only the ones connected to a
+//     changed constraint through variables of rate >= t (the others see unchanged residual
+//     capacities). A constraint group's members are all refilled or none (they cross their
+//     bottleneck together), so groups stay whole. Cost O(U * path + T log T) for U candidates
+//     on T constraints, plus a scan of the groups.
 // Capacity changes fall back to a full solve.
 //
 // Worked example (tested in tests/sim/maxmin_test.cpp, "parking lot"): constraints A, B of
@@ -36,6 +65,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 namespace moesim {
@@ -44,7 +74,9 @@ class MaxMinSystem {
  public:
   using VarId = std::uint32_t;
   using ConstraintId = std::uint32_t;
+  using GroupId = std::uint32_t;
   static constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+  static constexpr GroupId kNoGroup = std::numeric_limits<GroupId>::max();
 
   ConstraintId add_constraint(double capacity);
   void set_capacity(ConstraintId c, double capacity);
@@ -52,13 +84,22 @@ class MaxMinSystem {
   std::size_t constraint_count() const { return cons_.size(); }
 
   /// Adds a variable using `constraints` (each at most once), with rate bound `bound` (> 0).
-  /// Its value is 0 until the next solve().
+  /// Its value is 0 (and it has no group) until the next solve().
   VarId add_variable(std::span<const ConstraintId> constraints, double bound = kUnbounded);
   void remove_variable(VarId v);
-  double value(VarId v) const { return vars_[v].value; }
+  double value(VarId v) const {
+    const GroupId g = vars_[v].group;
+    return g == kNoGroup ? 0.0 : groups_[g].level;
+  }
   double bound(VarId v) const { return vars_[v].bound; }
   bool alive(VarId v) const { return v < vars_.size() && vars_[v].alive; }
   std::size_t variable_count() const { return live_vars_; }
+
+  /// The group of v (kNoGroup before its first solve), and a group's level: every member's value.
+  GroupId group_of(VarId v) const { return vars_[v].group; }
+  double group_level(GroupId g) const { return groups_[g].level; }
+  std::size_t group_count() const { return groups_.size(); }
+  std::span<const VarId> members_of(GroupId g) const { return groups_[g].members; }
 
   /// Sum of the current values of the variables on c.
   double load(ConstraintId c) const;
@@ -66,29 +107,40 @@ class MaxMinSystem {
   std::span<const VarId> variables_of(ConstraintId c) const { return cons_[c].vars; }
   std::span<const ConstraintId> constraints_of(VarId v) const { return cons_of(v); }
 
-  /// Recomputes what changed since the last solve. If `changed` is given, it receives the
-  /// variables whose value changed (new variables included).
+  /// Recomputes what changed since the last solve. `changed_groups` receives the groups whose
+  /// level changed (with members); `moved` the variables whose group changed (new ones
+  /// included). A variable's value changed iff it is in `moved` or its group is in
+  /// `changed_groups` (a moved variable's old and new levels may be equal).
+  void solve(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
+  /// Same; `changed` receives the variables whose value changed (new ones included).
   void solve(std::vector<VarId>* changed = nullptr);
   /// Recomputes everything from scratch (reference path; same result as solve()).
   void solve_all(std::vector<VarId>* changed = nullptr);
-  bool dirty() const { return !dirty_cons_.empty(); }
+  bool dirty() const { return !dirty_cons_.empty() || !fresh_.empty(); }
 
   struct Stats {
     std::uint64_t solves = 0;
+    std::uint64_t relevels = 0;       // solves done by re-levelling groups (path A)
+    std::uint64_t relevel_failed = 0; // re-levellings that failed their checks
+    std::uint64_t local_refills = 0;  // of those, solved by refilling the groups around (path A')
+    std::uint64_t edges_checked = 0;  // (group, constraint) edges visited by re-levelling
     std::uint64_t vars_refilled = 0;  // variables re-frozen, summed over solves
     std::uint64_t candidates = 0;     // variables at or above the threshold, summed over solves
-    std::uint64_t values_changed = 0; // refilled variables whose value moved, summed over solves
+    std::uint64_t values_changed = 0; // variables whose value moved, summed over solves
+    std::uint64_t vars_moved = 0;     // variables that changed group (new ones excluded)
   };
   const Stats& stats() const { return stats_; }
 
  private:
-  // Variables are small (40 bytes: what the filling reads together sits in one cache line);
-  // their constraint ids and their positions in those constraints' lists live in two pools,
-  // in blocks of a power-of-two capacity recycled through per-size free lists.
+  // Variables: what the filling reads together sits in one cache line; their constraint ids
+  // and their positions in those constraints' lists live in two pools, in blocks of a
+  // power-of-two capacity recycled through per-size free lists.
   struct Var {
     double bound = kUnbounded;
-    double value = 0;
-    std::uint32_t generation = 0;  // bumped on removal: order_ entries of a dead slot go stale
+    double new_value = 0;          // scratch: value found by the fill
+    GroupId group = kNoGroup;
+    GroupId new_group = kNoGroup;  // scratch: group found by the fill
+    std::uint32_t pos = 0;         // index in its group's members
     std::uint32_t stamp = 0;       // scratch: candidate in this solve
     std::uint32_t reached = 0;     // scratch: connected to a change in this solve
     std::uint32_t slot = 0;        // first index of its block in var_cons_ / var_pos_
@@ -100,36 +152,71 @@ class MaxMinSystem {
   };
   std::span<ConstraintId> cons_of(VarId v) { return {var_cons_.data() + vars_[v].slot, vars_[v].n}; }
   std::span<const ConstraintId> cons_of(VarId v) const { return {var_cons_.data() + vars_[v].slot, vars_[v].n}; }
+  // Constraints and groups: the fields the re-levelling reads per edge come first, so they
+  // share a cache line; the lists follow.
   struct Constraint {
     double capacity = 0;
     double load = 0;               // sum of the values of its variables
-    std::vector<VarId> vars;
+    double dload = 0;              // scratch: load change found by re-levelling
+    double rem = 0;                // scratch: remaining capacity
+    GroupId group = kNoGroup;      // the group bottlenecked here
     std::uint32_t stamp = 0;       // scratch: touched in this solve
     std::uint32_t reached = 0;     // scratch
-    double rem = 0;                // scratch: remaining capacity
     std::uint32_t n = 0;           // scratch: unfrozen variables
     std::uint32_t cand_begin = 0;  // scratch: range in cand_vars_
     std::uint32_t cand_end = 0;
+    std::vector<VarId> vars;
+    std::vector<std::uint32_t> in; // edges (h, c) of the other groups whose members cross c
   };
-  struct OrderEntry {
-    double value;               // the variable's value when the entry was made (== now while live)
-    VarId v;
-    std::uint32_t generation;   // stale when the slot was freed since
+  struct Group {
+    double level = 0;
+    double new_level = 0;          // scratch
+    std::uint32_t size = 0;        // members.size()
+    std::uint32_t stamp = 0;       // scratch: levelled / set in this solve
+    std::uint32_t queued = 0;      // scratch
+    std::uint32_t region = 0;      // scratch: in the local refill's region
+    std::uint32_t count = 0;       // scratch: members the fill put here
+    std::uint32_t bounded = 0;     // members with a finite bound
+    ConstraintId constraint = std::numeric_limits<ConstraintId>::max();  // none: a bound group
+    std::vector<VarId> members;
+    std::vector<std::uint32_t> out;  // edges (g, c): constraints its members cross besides its own
+  };
+  struct Edge {
+    GroupId g;
+    ConstraintId c;
+    std::uint32_t count;           // members of g crossing c
+    std::uint32_t pos_out;         // index in groups_[g].out
+    std::uint32_t pos_in;          // index in cons_[c].in
   };
 
   void mark_dirty(ConstraintId c);
-  bool entry_live(const OrderEntry& e) const { return vars_[e.v].alive && vars_[e.v].generation == e.generation && !vars_[e.v].fresh; }
+  GroupId bound_group(double bound);
+  void join_group(VarId v, GroupId g);
+  void leave_group(VarId v);
+  void edge_add(GroupId g, ConstraintId c);
+  void edge_sub(GroupId g, ConstraintId c);
+  bool relevel(std::vector<GroupId>* changed_groups);
+  void finish_solve();
+  bool local_refill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
+  void refill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
   /// Progressive filling of `vars` (all unfrozen) over the constraints in touched_, whose
-  /// rem/n/cand ranges are prepared. Appends the variables to freeze_order_ as they freeze.
-  void fill(std::vector<VarId>& vars, std::vector<VarId>* changed);
-  void solve_full(std::vector<VarId>* changed);
-  void sort_by_value(std::vector<VarId>& vs) const;
+  /// rem/n/cand ranges are prepared. Sets each variable's new_value and new_group.
+  void fill(std::vector<VarId>& vars);
+  /// Moves the filled variables to their new groups and sets the levels of the groups filled.
+  void apply_fill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
+  void solve_full(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
+  void expand(std::vector<VarId>* changed);
 
   std::vector<Var> vars_;
   std::vector<ConstraintId> var_cons_;  // per variable: its constraints (a block each)
   std::vector<std::uint32_t> var_pos_;  // same blocks: its index in cons_[c].vars
   std::vector<std::vector<std::uint32_t>> free_blocks_;  // by size class: recycled slots
   std::vector<Constraint> cons_;
+  std::vector<Group> groups_;
+  std::unordered_map<std::uint64_t, GroupId> bound_groups_;  // by the bound's bits
+  std::vector<Edge> edges_;
+  std::vector<std::uint32_t> free_edges_;
+  std::unordered_map<std::uint64_t, std::uint32_t> edge_at_;  // (g << 32 | c) -> edge
   std::vector<VarId> free_vars_;
   std::size_t live_vars_ = 0;
   std::vector<ConstraintId> dirty_cons_;
@@ -137,8 +224,6 @@ class MaxMinSystem {
   std::vector<VarId> fresh_;
   double threshold_ = kUnbounded;   // min over pending changes (removed rates, added LBs)
   bool need_full_ = true;
-  std::vector<OrderEntry> order_;   // live, solved variables by value ascending (+ stale entries)
-  std::size_t stale_in_order_ = 0;
   std::uint32_t epoch_ = 0;
   Stats stats_;
   // scratch buffers reused across solves
@@ -147,8 +232,14 @@ class MaxMinSystem {
   std::vector<VarId> cand_vars_;     // per-constraint candidate lists (CSR)
   std::vector<VarId> refill_;
   std::vector<VarId> bounded_;
-  std::vector<VarId> freeze_order_;
-  std::vector<OrderEntry> merged_;
+  std::vector<GroupId> filled_groups_;
+  std::vector<GroupId> levelled_;
+  std::vector<GroupId> region_;
+  std::uint32_t region_epoch_ = 0;
+  std::vector<double> saved_loads_;
+  std::vector<ConstraintId> dloaded_;
+  std::vector<GroupId> changed_scratch_;
+  std::vector<VarId> moved_scratch_;
   struct HeapItem {
     double share;
     ConstraintId c;

@@ -34,8 +34,9 @@ void Network::start_flow(FlowSpec spec) {
   Flow& flow = flows_[f];
   flow.bytes = spec.bytes;
   flow.wire_bytes = spec.bytes / spec.efficiency;
-  flow.remaining = spec.bytes / spec.efficiency;
-  flow.rate = 0;
+  flow.key = flow.wire_bytes;
+  flow.group = UINT32_MAX;
+  flow.heap_pos = UINT32_MAX;
   flow.end_delay = spec.end_delay;
   flow.on_complete = std::move(spec.on_complete);
   ++active_flows_;
@@ -43,7 +44,7 @@ void Network::start_flow(FlowSpec spec) {
   if (spec.bytes == 0 || spec.path.empty()) {
     // No link is used: only the delays and (for a local copy) the rate cap.
     Time t = spec.start_delay + spec.end_delay;
-    if (spec.bytes > 0 && std::isfinite(spec.rate_cap_Bps)) t += Time::from_seconds_ceil(flow.remaining / spec.rate_cap_Bps);
+    if (spec.bytes > 0 && std::isfinite(spec.rate_cap_Bps)) t += Time::from_seconds_ceil(flow.wire_bytes / spec.rate_cap_Bps);
     engine_.schedule_after(t, [this, f] {
       auto cb = std::move(flows_[f].on_complete);
       flows_[f].on_complete = nullptr;
@@ -99,9 +100,7 @@ void Network::join(std::uint32_t f, std::span<const LinkId> path, double rate_ca
   const auto var = system_.add_variable(cons, rate_cap);
   if (var_to_flow_.size() <= var) var_to_flow_.resize(var + 1);
   var_to_flow_[var] = f;
-  Flow& flow = flows_[f];
-  flow.var = var;
-  flow.last_ps = engine_.now().ps();
+  flows_[f].var = var;
   const std::int64_t now = engine_.now().ps();
   for (auto c : cons) {
     if (active_on_link_[c]++ == 0) busy_since_ps_[c] = now;
@@ -118,24 +117,116 @@ void Network::request_solve() {
 
 void Network::solve() {
   solve_pending_ = false;
-  system_.solve(&changed_);
+  system_.solve(&changed_groups_, &moved_);
   const std::int64_t now = engine_.now().ps();
-  for (auto var : changed_) {
-    Flow& flow = flows_[var_to_flow_[var]];
-    // Settle the bytes moved at the old rate, then continue at the new one.
-    flow.remaining = std::max(0.0, flow.remaining - flow.rate * static_cast<double>(now - flow.last_ps) * 1e-12);
-    flow.last_ps = now;
-    flow.rate = system_.value(var);
-    update_finish(var_to_flow_[var]);
+  if (groups_.size() < system_.group_count()) groups_.resize(system_.group_count());
+  ++epoch_;
+  touched_groups_.clear();
+  auto touch = [&](std::uint32_t g) {
+    if (groups_[g].stamp != epoch_) {
+      groups_[g].stamp = epoch_;
+      touched_groups_.push_back(g);
+    }
+  };
+  // New levels: settle the bytes moved at the old rate, then continue at the new one.
+  for (auto g : changed_groups_) {
+    settle(g, now);
+    groups_[g].rate = system_.group_level(g);
+    touch(g);
   }
+  // Flows that changed group (or joined one) carry their remaining bytes over.
+  for (auto var : moved_) {
+    const std::uint32_t f = var_to_flow_[var];
+    Flow& flow = flows_[f];
+    double remaining = flow.key;
+    if (flow.group != UINT32_MAX) {
+      settle(flow.group, now);
+      remaining = std::max(0.0, flow.key - groups_[flow.group].served);
+      member_remove(flow.group, f);
+      touch(flow.group);
+    }
+    const std::uint32_t g = system_.group_of(var);
+    Group& group = groups_[g];
+    if (group.heap.empty()) {  // (re)starts: the solver's level is its rate, time starts now
+      group.rate = system_.group_level(g);
+      group.served = 0;
+      group.last_ps = now;
+    } else {
+      settle(g, now);
+    }
+    flow.key = group.served + remaining;
+    flow.group = g;
+    member_insert(g, f);
+    touch(g);
+  }
+  for (auto g : touched_groups_) update_group_finish(g);
   arm_completion_event();
 }
 
-void Network::update_finish(std::uint32_t f) {
-  const Flow& flow = flows_[f];
-  MOESIM_CHECK(flow.rate > 0, "flow got a zero rate (a zero-capacity link on its path?)");
-  const std::int64_t dt = Time::from_seconds_ceil(flow.remaining / flow.rate).ps();
-  heap_set(f, flow.last_ps + dt);
+void Network::settle(std::uint32_t g, std::int64_t now) {
+  Group& group = groups_[g];
+  if (now == group.last_ps) return;
+  group.served += group.rate * static_cast<double>(now - group.last_ps) * 1e-12;
+  group.last_ps = now;
+}
+
+std::int64_t Network::member_finish(const Group& group, double key) const {
+  MOESIM_CHECK(group.rate > 0, "flow got a zero rate (a zero-capacity link on its path?)");
+  return group.last_ps + Time::from_seconds_ceil(std::max(0.0, key - group.served) / group.rate).ps();
+}
+
+void Network::update_group_finish(std::uint32_t g) {
+  const Group& group = groups_[g];
+  if (group.heap.empty()) {
+    if (group.finish_pos != UINT32_MAX) heap_remove(g);
+    return;
+  }
+  heap_set(g, member_finish(group, group.heap.front().key));
+}
+
+void Network::member_up(Group& group, std::size_t i) {
+  const Member e = group.heap[i];
+  while (i > 0) {
+    const std::size_t parent = heap_parent(i);
+    if (!member_before(e, group.heap[parent])) break;
+    group.heap[i] = group.heap[parent];
+    flows_[group.heap[i].flow].heap_pos = static_cast<std::uint32_t>(i);
+    i = parent;
+  }
+  group.heap[i] = e;
+  flows_[e.flow].heap_pos = static_cast<std::uint32_t>(i);
+}
+
+void Network::member_down(Group& group, std::size_t i) {
+  const Member e = group.heap[i];
+  for (;;) {
+    const std::size_t child = heap_min_child(group.heap, i, member_before);
+    if (child == group.heap.size() || !member_before(group.heap[child], e)) break;
+    group.heap[i] = group.heap[child];
+    flows_[group.heap[i].flow].heap_pos = static_cast<std::uint32_t>(i);
+    i = child;
+  }
+  group.heap[i] = e;
+  flows_[e.flow].heap_pos = static_cast<std::uint32_t>(i);
+}
+
+void Network::member_insert(std::uint32_t g, std::uint32_t f) {
+  Group& group = groups_[g];
+  group.heap.push_back(Member{flows_[f].key, f});
+  member_up(group, group.heap.size() - 1);
+}
+
+void Network::member_remove(std::uint32_t g, std::uint32_t f) {
+  Group& group = groups_[g];
+  const std::uint32_t pos = flows_[f].heap_pos;
+  MOESIM_CHECK(pos < group.heap.size() && group.heap[pos].flow == f, "flow {} is not in its group's heap", f);
+  flows_[f].heap_pos = UINT32_MAX;
+  const Member last = group.heap.back();
+  group.heap.pop_back();
+  if (pos == group.heap.size()) return;
+  group.heap[pos] = last;
+  member_up(group, pos);
+  member_down(group, flows_[last.flow].heap_pos);
 }
 
 void Network::heap_up(std::size_t i) {
@@ -144,11 +235,11 @@ void Network::heap_up(std::size_t i) {
     const std::size_t parent = heap_parent(i);
     if (!earlier(e, finish_heap_[parent])) break;
     finish_heap_[i] = finish_heap_[parent];
-    flows_[finish_heap_[i].flow].heap_pos = static_cast<std::uint32_t>(i);
+    groups_[finish_heap_[i].group].finish_pos = static_cast<std::uint32_t>(i);
     i = parent;
   }
   finish_heap_[i] = e;
-  flows_[e.flow].heap_pos = static_cast<std::uint32_t>(i);
+  groups_[e.group].finish_pos = static_cast<std::uint32_t>(i);
 }
 
 void Network::heap_down(std::size_t i) {
@@ -157,17 +248,17 @@ void Network::heap_down(std::size_t i) {
     const std::size_t child = heap_min_child(finish_heap_, i, earlier);
     if (child == finish_heap_.size() || !earlier(finish_heap_[child], e)) break;
     finish_heap_[i] = finish_heap_[child];
-    flows_[finish_heap_[i].flow].heap_pos = static_cast<std::uint32_t>(i);
+    groups_[finish_heap_[i].group].finish_pos = static_cast<std::uint32_t>(i);
     i = child;
   }
   finish_heap_[i] = e;
-  flows_[e.flow].heap_pos = static_cast<std::uint32_t>(i);
+  groups_[e.group].finish_pos = static_cast<std::uint32_t>(i);
 }
 
-void Network::heap_set(std::uint32_t f, std::int64_t time_ps) {
-  std::uint32_t& pos = flows_[f].heap_pos;
+void Network::heap_set(std::uint32_t g, std::int64_t time_ps) {
+  std::uint32_t& pos = groups_[g].finish_pos;
   if (pos == UINT32_MAX) {
-    finish_heap_.push_back(Finish{time_ps, f});
+    finish_heap_.push_back(Finish{time_ps, g});
     heap_up(finish_heap_.size() - 1);
     return;
   }
@@ -177,17 +268,17 @@ void Network::heap_set(std::uint32_t f, std::int64_t time_ps) {
   else heap_down(pos);
 }
 
-void Network::heap_remove(std::uint32_t f) {
-  const std::uint32_t pos = flows_[f].heap_pos;
-  MOESIM_CHECK(pos != UINT32_MAX, "flow {} is not in the finish heap", f);
-  flows_[f].heap_pos = UINT32_MAX;
+void Network::heap_remove(std::uint32_t g) {
+  const std::uint32_t pos = groups_[g].finish_pos;
+  MOESIM_CHECK(pos != UINT32_MAX, "group {} is not in the finish heap", g);
+  groups_[g].finish_pos = UINT32_MAX;
   const Finish last = finish_heap_.back();
   finish_heap_.pop_back();
   if (pos == finish_heap_.size()) return;
   finish_heap_[pos] = last;
-  flows_[last.flow].heap_pos = pos;
+  groups_[last.group].finish_pos = pos;
   heap_up(pos);
-  heap_down(flows_[last.flow].heap_pos);
+  heap_down(groups_[last.group].finish_pos);
 }
 
 void Network::arm_completion_event() {
@@ -203,12 +294,25 @@ void Network::on_completion_event() {
   completion_event_ = EventId{};
   completion_event_ps_ = INT64_MAX;
   const std::int64_t now = engine_.now().ps();
-  done_.clear();
+  // Every flow whose last byte has left by now, in (finish time, flow slot) order.
+  done_list_.clear();
   while (!finish_heap_.empty() && finish_heap_.front().time_ps <= now) {
-    const std::uint32_t f = finish_heap_.front().flow;
-    heap_remove(f);
-    done_.push_back(f);
+    const std::uint32_t g = finish_heap_.front().group;
+    Group& group = groups_[g];
+    while (!group.heap.empty()) {
+      const std::int64_t t = member_finish(group, group.heap.front().key);
+      if (t > now) break;
+      const std::uint32_t f = group.heap.front().flow;
+      member_remove(g, f);
+      flows_[f].group = UINT32_MAX;
+      done_list_.push_back({t, f});
+    }
+    update_group_finish(g);
   }
+  std::sort(done_list_.begin(), done_list_.end(),
+            [](const Done& a, const Done& b) { return a.time_ps < b.time_ps || (a.time_ps == b.time_ps && a.flow < b.flow); });
+  done_.clear();
+  for (const Done& d : done_list_) done_.push_back(d.flow);
   for (std::uint32_t f : done_) {
     Flow& flow = flows_[f];
     for (auto c : system_.constraints_of(flow.var)) {

@@ -75,28 +75,55 @@ class Network {
   std::uint64_t flows_completed() const { return flows_completed_; }
 
  private:
+  // A flow's progress is kept in its group's virtual time (sim/maxmin.h: every member of a
+  // group has the group's rate). A group's `served` counts the wire bytes each member has
+  // moved since the group's origin; a member finishes when `served` reaches its `key`. A
+  // change of the group's rate therefore touches one group, not its flows, and a flow is
+  // touched only when it changes group.
   struct Flow {
     MaxMinSystem::VarId var = 0;
     double bytes = 0;               // payload
     double wire_bytes = 0;          // payload / efficiency
-    double remaining = 0;           // wire bytes still to move
-    double rate = 0;
-    std::int64_t last_ps = 0;
-    std::uint32_t heap_pos = UINT32_MAX;  // index in finish_heap_, or none
+    double key = 0;                 // finishes when its group's served reaches this; before it
+                                    // joins a group: the wire bytes still to move
+    std::uint32_t group = UINT32_MAX;
+    std::uint32_t heap_pos = UINT32_MAX;  // index in its group's member heap
     Time end_delay;
     std::function<void()> on_complete;
   };
-  // Indexed 4-ary min-heap (sim/dary_heap.h) of flows in their bandwidth phase by finish time (ties: flow slot),
-  // one entry per flow, updated in place when its rate changes: O(log F) per change.
-  struct Finish {
-    std::int64_t time_ps;
+  struct Member {
+    double key;
     std::uint32_t flow;
   };
-  static bool earlier(const Finish& a, const Finish& b) {
-    return a.time_ps < b.time_ps || (a.time_ps == b.time_ps && a.flow < b.flow);
+  static bool member_before(const Member& a, const Member& b) {
+    return a.key < b.key || (a.key == b.key && a.flow < b.flow);
   }
-  void heap_set(std::uint32_t f, std::int64_t time_ps);
-  void heap_remove(std::uint32_t f);
+  struct Group {
+    double rate = 0;                // the solver's level for the group
+    double served = 0;              // wire bytes per member moved since the origin, at last_ps
+    std::int64_t last_ps = 0;
+    std::vector<Member> heap;       // 4-ary min-heap by key (sim/dary_heap.h)
+    std::uint32_t finish_pos = UINT32_MAX;  // index in finish_heap_, or none
+    std::uint32_t stamp = 0;
+  };
+  // Indexed 4-ary min-heap of the groups by the finish time of their first member (ties:
+  // group id): O(log G) per change.
+  struct Finish {
+    std::int64_t time_ps;
+    std::uint32_t group;
+  };
+  static bool earlier(const Finish& a, const Finish& b) {
+    return a.time_ps < b.time_ps || (a.time_ps == b.time_ps && a.group < b.group);
+  }
+  void settle(std::uint32_t g, std::int64_t now);
+  std::int64_t member_finish(const Group& g, double key) const;
+  void member_insert(std::uint32_t g, std::uint32_t f);
+  void member_remove(std::uint32_t g, std::uint32_t f);
+  void member_up(Group& g, std::size_t i);
+  void member_down(Group& g, std::size_t i);
+  void update_group_finish(std::uint32_t g);
+  void heap_set(std::uint32_t g, std::int64_t time_ps);
+  void heap_remove(std::uint32_t g);
   void heap_up(std::size_t i);
   void heap_down(std::size_t i);
 
@@ -104,7 +131,6 @@ class Network {
   void run_join_batch(std::int64_t at, std::uint32_t batch);
   void request_solve();
   void solve();
-  void update_finish(std::uint32_t f);
   void arm_completion_event();
   void on_completion_event();
   void deliver(std::uint32_t f);
@@ -119,8 +145,17 @@ class Network {
   std::vector<Flow> flows_;
   std::vector<std::uint32_t> free_flows_;
   std::vector<std::uint32_t> var_to_flow_;
+  std::vector<Group> groups_;       // by the solver's group id
   std::vector<Finish> finish_heap_;
-  std::vector<MaxMinSystem::VarId> changed_;
+  std::vector<MaxMinSystem::GroupId> changed_groups_;
+  std::vector<MaxMinSystem::VarId> moved_;
+  std::vector<std::uint32_t> touched_groups_;
+  std::uint32_t epoch_ = 0;
+  struct Done {
+    std::int64_t time_ps;
+    std::uint32_t flow;
+  };
+  std::vector<Done> done_list_;
   // Flows waiting out their start delay, batched by the instant they join.
   struct PendingJoin {
     std::uint32_t flow;

@@ -52,6 +52,11 @@ void run_alltoallv(benchmark::State& state, bool zipf, bool ideal, Time window =
     solves = static_cast<double>(network.solver_stats().solves);
     state.counters["candidates_per_solve"] = static_cast<double>(network.solver_stats().candidates) / solves;
     state.counters["refilled_per_solve"] = static_cast<double>(network.solver_stats().vars_refilled) / solves;
+    state.counters["relevel_share"] = static_cast<double>(network.solver_stats().relevels) / solves;
+    state.counters["edges_per_solve"] = static_cast<double>(network.solver_stats().edges_checked) / solves;
+    state.counters["local_refills"] = static_cast<double>(network.solver_stats().local_refills);
+    state.counters["relevel_failed"] = static_cast<double>(network.solver_stats().relevel_failed);
+    state.counters["moved"] = static_cast<double>(network.solver_stats().vars_moved);
     state.counters["changed_per_solve"] = static_cast<double>(network.solver_stats().values_changed) / solves;
   }
   state.counters["gpus"] = P;

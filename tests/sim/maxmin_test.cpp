@@ -279,3 +279,77 @@ TEST(MaxMin, RandomAddRemoveSequencesStayFeasibleOptimalAndEqualToAFullSolve) {
     }
   }
 }
+
+TEST(MaxMin, RemovalsReLevelGroupsAndAgreeWithAFullSolve) {
+  // Removal-only solves try re-levelling (path A in sim/maxmin.h) and fall back to a refill
+  // when a variable changes bottleneck. Both must give the from-scratch allocation; the
+  // counters show both paths ran. Two-sided cases (every variable crosses one "sender" and
+  // one "receiver" constraint, like a NIC pair) plus random extra constraints and bounds.
+  Rng rng{11};
+  std::uint64_t relevels = 0, failed = 0;
+  for (int trial = 0; trial < 30; ++trial) {
+    const int senders = 2 + rng.below(6), receivers = 2 + rng.below(6), extra = rng.below(3);
+    const int ncons = senders + receivers + extra;
+    MaxMinSystem s, full;
+    for (int c = 0; c < ncons; ++c) {
+      const double cap = 1 + 9 * rng.uniform();
+      s.add_constraint(cap);
+      full.add_constraint(cap);
+    }
+    std::vector<MaxMinSystem::VarId> live, live_full;
+    const int nvars = 20 + rng.below(120);
+    for (int v = 0; v < nvars; ++v) {
+      std::vector<C> u = {static_cast<C>(rng.below(senders)), static_cast<C>(senders + rng.below(receivers))};
+      if (extra > 0 && rng.below(4) == 0) u.push_back(static_cast<C>(senders + receivers + rng.below(extra)));
+      const double b = trial % 3 == 2 && rng.below(5) == 0 ? 0.05 + rng.uniform() : MaxMinSystem::kUnbounded;
+      live.push_back(s.add_variable(u, b));
+      live_full.push_back(full.add_variable(u, b));
+    }
+    s.solve();
+    while (!live.empty()) {
+      const int k = rng.below(static_cast<int>(live.size()));
+      s.remove_variable(live[k]);
+      full.remove_variable(live_full[k]);
+      live.erase(live.begin() + k);
+      live_full.erase(live_full.begin() + k);
+      std::vector<MaxMinSystem::VarId> changed;
+      s.solve(&changed);
+      full.solve_all();
+      expect_maxmin_optimal(s, live);
+      for (std::size_t i = 0; i < live.size(); ++i) {
+        ASSERT_NEAR(s.value(live[i]), full.value(live_full[i]), 1e-9 * std::max(1.0, full.value(live_full[i])))
+            << "trial " << trial << " left " << live.size();
+        ASSERT_EQ(s.value(live[i]), s.group_level(s.group_of(live[i])));
+      }
+    }
+    relevels += s.stats().relevels;
+    failed += s.stats().relevel_failed;
+  }
+  EXPECT_GT(relevels, 100u);
+  EXPECT_GT(failed, 10u);
+}
+
+TEST(MaxMin, GroupsHoldEveryVariableAtItsGroupsLevel) {
+  // Three flows on a 12-wide link share it (one group at 4); a capped flow sits in its bound's group.
+  MaxMinSystem s;
+  auto c = s.add_constraint(12);
+  const C cs[] = {c};
+  auto a = s.add_variable(cs), b = s.add_variable(cs), d = s.add_variable(cs, 2.0);
+  std::vector<MaxMinSystem::GroupId> groups;
+  std::vector<MaxMinSystem::VarId> moved;
+  s.solve(&groups, &moved);
+  EXPECT_EQ(moved.size(), 3u);
+  EXPECT_EQ(s.group_of(a), s.group_of(b));
+  EXPECT_NE(s.group_of(a), s.group_of(d));
+  EXPECT_DOUBLE_EQ(s.group_level(s.group_of(a)), 5);
+  EXPECT_DOUBLE_EQ(s.value(d), 2);
+  EXPECT_EQ(s.members_of(s.group_of(a)).size(), 2u);
+  // Removing b re-levels a's group without moving anyone: one group reported, no variable.
+  s.remove_variable(b);
+  s.solve(&groups, &moved);
+  EXPECT_TRUE(moved.empty());
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0], s.group_of(a));
+  EXPECT_DOUBLE_EQ(s.value(a), 10);
+  EXPECT_EQ(s.stats().relevels, 1u);
+}
