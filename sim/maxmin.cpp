@@ -264,14 +264,7 @@ void MaxMinSystem::solve(std::vector<GroupId>* changed_groups, std::vector<VarId
     ++stats_.relevel_failed;
     changed_groups->clear();
   } else {
-    region_.clear();
-    ++epoch_;
-    for (ConstraintId c : dirty_cons_) {
-      const GroupId g = cons_[c].group;
-      if (groups_[g].members.empty() || groups_[g].queued == epoch_) continue;
-      groups_[g].queued = epoch_;
-      region_.push_back(g);
-    }
+    seed_region(++epoch_);
   }
   if (local_refill(changed_groups, moved)) {
     ++stats_.local_refills;
@@ -281,6 +274,17 @@ void MaxMinSystem::solve(std::vector<GroupId>* changed_groups, std::vector<VarId
   changed_groups->clear();
   moved->clear();
   refill(changed_groups, moved);
+}
+
+void MaxMinSystem::seed_region(std::uint32_t ep) {
+  region_.clear();
+  for (ConstraintId c : dirty_cons_) {
+    const GroupId g = cons_[c].group;
+    Group& G = groups_[g];
+    if (G.size == 0 || G.queued == ep) continue;
+    G.queued = ep;
+    region_.push_back(g);
+  }
 }
 
 void MaxMinSystem::finish_solve() {
@@ -313,15 +317,8 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
     return k.dload;
   };
   auto level_now = [&](GroupId h) { return groups_[h].stamp == ep ? groups_[h].new_level : groups_[h].level; };
-  region_.clear();
-  for (ConstraintId c : dirty_cons_) {
-    const GroupId g = cons_[c].group;
-    Group& G = groups_[g];
-    if (G.size == 0 || G.queued == ep) continue;
-    G.queued = ep;
-    region_.push_back(g);
-    heap_.push_back({G.level, g});
-  }
+  seed_region(ep);
+  for (GroupId g : region_) heap_.push_back({groups_[g].level, g});
   std::make_heap(heap_.begin(), heap_.end(), heap_less);
   while (!heap_.empty()) {
     std::pop_heap(heap_.begin(), heap_.end(), heap_less);
@@ -404,6 +401,40 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
   return true;
 }
 
+// Per-constraint lists of `vars` (CSR in cand_vars_, ranges cand_begin/cand_end) on the
+// constraints they use, collected in touched_ (stamped with epoch_); each such constraint's
+// rem is set to the load of `vars` on it.
+void MaxMinSystem::index_candidates(const std::vector<VarId>& vars) {
+  touched_.clear();
+  for (VarId v : vars)
+    for (ConstraintId c : cons_of(v)) {
+      Constraint& k = cons_[c];
+      if (k.stamp != epoch_) {
+        k.stamp = epoch_;
+        k.cand_end = 0;
+        k.rem = 0;  // the variables' load on c, summed below
+        touched_.push_back(c);
+      }
+      ++k.cand_end;
+    }
+  std::uint32_t off = 0;
+  for (ConstraintId c : touched_) {
+    Constraint& k = cons_[c];
+    k.cand_begin = off;
+    off += k.cand_end;
+    k.cand_end = k.cand_begin;
+  }
+  cand_vars_.resize(off);
+  for (VarId v : vars) {
+    const double val = value(v);
+    for (ConstraintId c : cons_of(v)) {
+      Constraint& k = cons_[c];
+      cand_vars_[k.cand_end++] = v;
+      k.rem += val;
+    }
+  }
+}
+
 // Path (A'): refill only the members of the groups in region_, the other variables fixed,
 // and accept the result only if it is the max-min allocation: no group outside the region
 // sees a variable of the region change rate on its constraint or freeze there, and no group
@@ -424,37 +455,9 @@ bool MaxMinSystem::local_refill(std::vector<GroupId>* changed_groups, std::vecto
         vars_[v].reached = epoch_;
         refill_.push_back(v);
       }
-    // Constraint lists of the region's variables (CSR), their load and count.
-    touched_.clear();
-    for (VarId v : refill_) {
-      vars_[v].reached = epoch_;
-      for (ConstraintId c : cons_of(v)) {
-        Constraint& k = cons_[c];
-        if (k.stamp != epoch_) {
-          k.stamp = epoch_;
-          k.cand_end = 0;
-          k.rem = 0;
-          touched_.push_back(c);
-        }
-        ++k.cand_end;
-      }
-    }
-    std::uint32_t off = 0;
-    for (ConstraintId c : touched_) {
-      Constraint& k = cons_[c];
-      k.cand_begin = off;
-      off += k.cand_end;
-      k.cand_end = k.cand_begin;
-    }
-    cand_vars_.resize(off);
-    for (VarId v : refill_) {
-      const double val = value(v);
-      for (ConstraintId c : cons_of(v)) {
-        Constraint& k = cons_[c];
-        cand_vars_[k.cand_end++] = v;
-        k.rem += val;
-      }
-    }
+    // Constraint lists of the region's variables (all reached), their load and count.
+    for (VarId v : refill_) vars_[v].reached = epoch_;
+    index_candidates(refill_);
     saved_loads_.clear();
     for (ConstraintId c : touched_) {
       Constraint& k = cons_[c];
@@ -518,35 +521,7 @@ void MaxMinSystem::refill(std::vector<GroupId>* changed_groups, std::vector<VarI
   for (VarId v : cand_) vars_[v].stamp = epoch_;
   stats_.candidates += cand_.size();
 
-  // Per-constraint candidate lists (CSR).
-  touched_.clear();
-  for (VarId v : cand_)
-    for (ConstraintId c : cons_of(v)) {
-      Constraint& k = cons_[c];
-      if (k.stamp != epoch_) {
-        k.stamp = epoch_;
-        k.cand_end = 0;
-        k.rem = 0;  // the candidates' load on c, summed below
-        touched_.push_back(c);
-      }
-      ++k.cand_end;
-    }
-  std::uint32_t off = 0;
-  for (ConstraintId c : touched_) {
-    Constraint& k = cons_[c];
-    k.cand_begin = off;
-    off += k.cand_end;
-    k.cand_end = k.cand_begin;
-  }
-  cand_vars_.resize(off);
-  for (VarId v : cand_) {
-    const double val = value(v);
-    for (ConstraintId c : cons_of(v)) {
-      Constraint& k = cons_[c];
-      cand_vars_[k.cand_end++] = v;
-      k.rem += val;
-    }
-  }
+  index_candidates(cand_);
 
   // Reachability from the changed constraints through candidates.
   refill_.clear();

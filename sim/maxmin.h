@@ -197,6 +197,9 @@ class MaxMinSystem {
   void edge_sub(GroupId g, ConstraintId c);
   bool relevel(std::vector<GroupId>* changed_groups);
   void finish_solve();
+  /// region_ = the groups (with members) of the changed constraints, marked queued = ep.
+  void seed_region(std::uint32_t ep);
+  void index_candidates(const std::vector<VarId>& vars);
   bool local_refill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
   void refill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
   /// Progressive filling of `vars` (all unfrozen) over the constraints in touched_, whose
