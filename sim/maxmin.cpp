@@ -17,6 +17,10 @@ constexpr double kLevelTol = 1e-12;
 // Re-levelling re-sums a constraint's load exactly (instead of trusting the running sum)
 // when its residual is below this share of its capacity, where cancellation would show.
 constexpr double kResumBelow = 1e-6;
+// Re-levelling places at most this many new variables by guessing their groups. A failed
+// guess costs a join and an undo per variable; big batches (an all-to-all's first sends)
+// rarely guess right, and the local refill places them in one fill anyway.
+constexpr std::size_t kMaxGuessedJoins = 256;
 constexpr MaxMinSystem::ConstraintId kNoConstraint = std::numeric_limits<MaxMinSystem::ConstraintId>::max();
 
 std::uint64_t edge_key(std::uint32_t g, std::uint32_t c) { return (std::uint64_t{g} << 32) | c; }
@@ -60,9 +64,10 @@ MaxMinSystem::GroupId MaxMinSystem::bound_group(double bound) {
 }
 
 void MaxMinSystem::edge_add(GroupId g, ConstraintId c) {
-  auto [it, fresh] = edge_at_.try_emplace(edge_key(g, c), 0u);
+  bool fresh = false;
+  std::uint32_t& slot = edge_at_.find_or_insert(edge_key(g, c), 0u, fresh);
   if (!fresh) {
-    ++edges_[it->second].count;
+    ++edges_[slot].count;
     return;
   }
   std::uint32_t e;
@@ -73,18 +78,18 @@ void MaxMinSystem::edge_add(GroupId g, ConstraintId c) {
     e = static_cast<std::uint32_t>(edges_.size());
     edges_.emplace_back();
   }
-  it->second = e;
+  slot = e;  // the index is not touched since find_or_insert
   edges_[e] = Edge{g, c, 1, static_cast<std::uint32_t>(groups_[g].out.size()), static_cast<std::uint32_t>(cons_[c].in.size())};
   groups_[g].out.push_back(e);
   cons_[c].in.push_back(e);
 }
 
 void MaxMinSystem::edge_sub(GroupId g, ConstraintId c) {
-  const auto it = edge_at_.find(edge_key(g, c));
-  MOESIM_CHECK(it != edge_at_.end(), "max-min: no edge from group {} to constraint {}", g, c);
-  const std::uint32_t e = it->second;
+  const std::uint32_t* slot = edge_at_.find(edge_key(g, c));
+  MOESIM_CHECK(slot != nullptr, "max-min: no edge from group {} to constraint {}", g, c);
+  const std::uint32_t e = *slot;
   if (--edges_[e].count > 0) return;
-  edge_at_.erase(it);
+  edge_at_.erase(edge_key(g, c));
   const Edge& E = edges_[e];
   std::vector<std::uint32_t>& out = groups_[g].out;
   const std::uint32_t last_out = out.back();
@@ -253,19 +258,16 @@ void MaxMinSystem::solve(std::vector<GroupId>* changed_groups, std::vector<VarId
     return;
   }
   ++stats_.solves;
-  bool any_fresh = false;
-  for (VarId v : fresh_) any_fresh = any_fresh || (vars_[v].alive && vars_[v].fresh);
-  if (!any_fresh) {
-    if (relevel(changed_groups)) {
-      ++stats_.relevels;
-      finish_solve();
-      return;
-    }
-    ++stats_.relevel_failed;
-    changed_groups->clear();
-  } else {
-    seed_region(++epoch_);
+  const bool joins = !fresh_.empty();
+  if (relevel(changed_groups, moved)) {
+    ++stats_.relevels;
+    finish_solve();
+    return;
   }
+  ++stats_.relevel_failed;
+  changed_groups->clear();
+  moved->clear();
+  if (joins) seed_region(++epoch_);  // the failed re-levelling may not have seeded its region
   if (local_refill(changed_groups, moved)) {
     ++stats_.local_refills;
     finish_solve();
@@ -297,12 +299,13 @@ void MaxMinSystem::finish_solve() {
 
 // Path (A): new levels for the groups the removals touched, in increasing order, assuming no
 // variable changes group; committed only if the result is the max-min allocation.
-bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
+bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved) {
   ++epoch_;
   const std::uint32_t ep = epoch_;
   levelled_.clear();
   dloaded_.clear();
   heap_.clear();
+  joined_.clear();
   // Min-heap by (old level, group id); HeapItem's c holds the group id.
   auto heap_less = [](const HeapItem& a, const HeapItem& b) {
     return a.share > b.share || (a.share == b.share && a.c > b.c);
@@ -317,6 +320,38 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
     return k.dload;
   };
   auto level_now = [&](GroupId h) { return groups_[h].stamp == ep ? groups_[h].new_level : groups_[h].level; };
+  // Undoes the tentative joins below; the caller falls back to (A') with region_ as its seed.
+  auto fail = [&] {
+    for (VarId v : joined_) leave_group(v);
+    return false;
+  };
+  if (fresh_.size() > kMaxGuessedJoins) return false;
+  // New variables join, tentatively, the group of the constraint where their share would be
+  // smallest if nobody else moved (the bottleneck they most likely get), as if they had been
+  // there at its current level: their load is pre-charged to dload, so the levelling below
+  // treats them like any member. A wrong guess fails a check and is undone.
+  for (VarId v : fresh_) {
+    const Var& var = vars_[v];
+    if (!var.alive || !var.fresh) continue;
+    GroupId best = kNoGroup;
+    double best_share = kUnbounded;
+    for (ConstraintId c : cons_of(v)) {
+      const Constraint& K = cons_[c];
+      const Group& G = groups_[K.group];
+      const double residual = std::max(0.0, K.capacity - K.load);
+      const double share = G.size == 0 ? residual : (G.size * G.level + residual) / (G.size + 1);
+      if (share < best_share) {
+        best_share = share;
+        best = K.group;
+      }
+    }
+    if (best == kNoGroup || !(best_share > 0) || !(best_share < var.bound)) return fail();
+    Group& B = groups_[best];
+    if (B.size == 0) B.level = best_share;  // an empty group's level is free: start at the guess
+    join_group(v, best);
+    joined_.push_back(v);
+    for (ConstraintId c : cons_of(v)) dload_of(c) += B.level;
+  }
   seed_region(ep);
   for (GroupId g : region_) heap_.push_back({groups_[g].level, g});
   std::make_heap(heap_.begin(), heap_.end(), heap_less);
@@ -336,7 +371,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
         if (vars_[u].group != g) others += level_now(vars_[u].group);
     }
     const double nl = (K.capacity - others) / nb;
-    if (!(nl > 0) || !std::isfinite(nl)) return false;
+    if (!(nl > 0) || !std::isfinite(nl)) return fail();
     G.new_level = nl;
     levelled_.push_back(g);
     if (nl == G.level) continue;
@@ -349,7 +384,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
       const GroupId h = cons_[E.c].group;
       Group& H = groups_[h];
       if (H.size == 0) continue;
-      if (H.stamp == ep) return false;  // levelled already: the order is not triangular (a tie)
+      if (H.stamp == ep) return fail();  // levelled already: the order is not triangular (a tie)
       if (H.queued != ep) {
         H.queued = ep;
         region_.push_back(h);
@@ -365,7 +400,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
     const Group& G = groups_[g];
     if (G.new_level == G.level) continue;
     if (G.new_level > G.level) {
-      if (G.bounded > 0) return false;
+      if (G.bounded > 0) return fail();
       stats_.edges_checked += G.out.size();
       for (std::uint32_t e : G.out) {
         const Edge& E = edges_[e];
@@ -373,11 +408,11 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
         if (!groups_[K.group].size == 0) {
           if (G.new_level > level_now(K.group) * (1 + kLevelTol)) {
             if (groups_[K.group].queued != ep) region_.push_back(K.group);
-            return false;
+            return fail();
           }
         } else {
           const double load = K.load + (K.stamp == ep ? K.dload : 0.0);
-          if (load > K.capacity * (1 + kLevelTol)) return false;
+          if (load > K.capacity * (1 + kLevelTol)) return fail();
         }
       }
     } else {
@@ -386,11 +421,42 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups) {
       for (std::uint32_t e : K.in)
         if (level_now(edges_[e].g) > G.new_level * (1 + kLevelTol)) {
           if (groups_[edges_[e].g].queued != ep) region_.push_back(edges_[e].g);
-          return false;
+          return fail();
         }
     }
   }
+  // A group that took new variables may have been empty (its constraint not saturated, so
+  // the variables crossing it were not limited there) or kept its level: every variable on
+  // its constraint must still be at or below its level.
+  joined_groups_.clear();
+  for (VarId v : joined_) joined_groups_.push_back(vars_[v].group);
+  std::sort(joined_groups_.begin(), joined_groups_.end());
+  joined_groups_.erase(std::unique(joined_groups_.begin(), joined_groups_.end()), joined_groups_.end());
+  for (GroupId g : joined_groups_) {
+    const double level = level_now(g);
+    stats_.edges_checked += cons_[groups_[g].constraint].in.size();
+    for (std::uint32_t e : cons_[groups_[g].constraint].in)
+      if (level_now(edges_[e].g) > level * (1 + kLevelTol)) return fail();
+  }
+  // A joined variable also crosses constraints it is not bottlenecked on: its rate may not
+  // pass the level of their groups (or their capacity), nor its bound.
+  for (VarId v : joined_) {
+    const GroupId g = vars_[v].group;
+    const double level = level_now(g);
+    if (level > vars_[v].bound) return fail();
+    for (ConstraintId c : cons_of(v)) {
+      const Constraint& K = cons_[c];
+      if (c == groups_[g].constraint) continue;
+      if (groups_[K.group].size != 0) {
+        if (level > level_now(K.group) * (1 + kLevelTol)) return fail();
+      } else if (K.load + (K.stamp == ep ? K.dload : 0.0) > K.capacity * (1 + kLevelTol)) {
+        return fail();
+      }
+    }
+  }
   for (ConstraintId c : dloaded_) cons_[c].load += cons_[c].dload;
+  moved->insert(moved->end(), joined_.begin(), joined_.end());
+  stats_.joins_relevelled += joined_.size();
   for (GroupId g : levelled_) {
     Group& G = groups_[g];
     if (G.new_level == G.level) continue;

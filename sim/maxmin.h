@@ -22,7 +22,8 @@
 //
 // Incremental solve(), three paths, cheapest first:
 //
-// (A) Re-levelling (only removals since the last solve). If no variable changes group, the
+// (A) Re-levelling (removals, and up to a few hundred new variables; see below). If no
+//     variable changes group, the
 //     levels solve a triangular system: for a group g on constraint c with n_g members,
 //     n_g * level_g + sum_{h != g} N(c, h) * level_h = cap_c, where N(c, h) counts the members
 //     of group h that cross c (kept per (group, constraint) pair, "edges"). Levels are
@@ -33,6 +34,13 @@
 //     conditions are checked on exactly the edges whose levels moved. The cost is the edges
 //     of the groups that moved, independent of how many variables they hold. If a check
 //     fails (a variable would change bottleneck), nothing is committed and (A') runs.
+//     A new variable is first placed, tentatively, in the group of the constraint where its
+//     share would be smallest if nothing else moved, as if it had been there at the group's
+//     current level; the same levelling then runs, with two more checks: a group that took
+//     new members has every variable on its constraint at or below its level (it may have
+//     been empty, its constraint unsaturated), and each new variable stays at or below the
+//     levels (or capacity) of the other constraints it crosses and its bound. A wrong guess
+//     fails a check and the placement is undone.
 // (A') Local refill. Refill only the members of a region of groups (the ones (A) touched, or
 //     for additions the groups of the changed constraints) plus the new variables, everything
 //     else fixed, and accept the result only if it is the max-min allocation. Since the
@@ -67,6 +75,8 @@
 #include <span>
 #include <unordered_map>
 #include <vector>
+
+#include "sim/flat_index.h"
 
 namespace moesim {
 
@@ -128,6 +138,7 @@ class MaxMinSystem {
     std::uint64_t candidates = 0;     // variables at or above the threshold, summed over solves
     std::uint64_t values_changed = 0; // variables whose value moved, summed over solves
     std::uint64_t vars_moved = 0;     // variables that changed group (new ones excluded)
+    std::uint64_t joins_relevelled = 0;  // new variables placed by re-levelling (not refilled)
   };
   const Stats& stats() const { return stats_; }
 
@@ -195,7 +206,7 @@ class MaxMinSystem {
   void leave_group(VarId v);
   void edge_add(GroupId g, ConstraintId c);
   void edge_sub(GroupId g, ConstraintId c);
-  bool relevel(std::vector<GroupId>* changed_groups);
+  bool relevel(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
   void finish_solve();
   /// region_ = the groups (with members) of the changed constraints, marked queued = ep.
   void seed_region(std::uint32_t ep);
@@ -219,7 +230,7 @@ class MaxMinSystem {
   std::unordered_map<std::uint64_t, GroupId> bound_groups_;  // by the bound's bits
   std::vector<Edge> edges_;
   std::vector<std::uint32_t> free_edges_;
-  std::unordered_map<std::uint64_t, std::uint32_t> edge_at_;  // (g << 32 | c) -> edge
+  FlatIndex edge_at_;  // (g << 32 | c) -> edge
   std::vector<VarId> free_vars_;
   std::size_t live_vars_ = 0;
   std::vector<ConstraintId> dirty_cons_;
@@ -237,6 +248,8 @@ class MaxMinSystem {
   std::vector<VarId> bounded_;
   std::vector<GroupId> filled_groups_;
   std::vector<GroupId> levelled_;
+  std::vector<VarId> joined_;         // new variables re-levelling placed in a group
+  std::vector<GroupId> joined_groups_;  // their groups
   std::vector<GroupId> region_;
   std::uint32_t region_epoch_ = 0;
   std::vector<double> saved_loads_;

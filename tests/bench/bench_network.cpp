@@ -56,6 +56,7 @@ void run_alltoallv(benchmark::State& state, bool zipf, bool ideal, Time window =
     state.counters["edges_per_solve"] = static_cast<double>(network.solver_stats().edges_checked) / solves;
     state.counters["local_refills"] = static_cast<double>(network.solver_stats().local_refills);
     state.counters["relevel_failed"] = static_cast<double>(network.solver_stats().relevel_failed);
+    state.counters["joins_relevelled"] = static_cast<double>(network.solver_stats().joins_relevelled);
     state.counters["moved"] = static_cast<double>(network.solver_stats().vars_moved);
     state.counters["changed_per_solve"] = static_cast<double>(network.solver_stats().values_changed) / solves;
   }
