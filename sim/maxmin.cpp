@@ -35,11 +35,15 @@ MaxMinSystem::ConstraintId MaxMinSystem::add_constraint(double capacity) {
   groups_.emplace_back();
   groups_.back().constraint = c;
   is_dirty_.push_back(0);
+  ndom_.push_back(0);
   return c;
 }
 
 void MaxMinSystem::set_capacity(ConstraintId c, double capacity) {
   MOESIM_CHECK(capacity >= 0 && std::isfinite(capacity), "constraint capacity must be finite and >= 0, got {}", capacity);
+  // Domination compares capacities: a change may end it anywhere.
+  for (ConstraintId d = 0; d < cons_.size(); ++d)
+    if (passive(d)) activate(d);
   cons_[c].capacity = capacity;
   need_full_ = true;
   mark_dirty(c);
@@ -104,6 +108,22 @@ void MaxMinSystem::edge_sub(GroupId g, ConstraintId c) {
   free_edges_.push_back(e);
 }
 
+bool MaxMinSystem::dominates(ConstraintId d, ConstraintId c) const {
+  return cons_[d].capacity < cons_[c].capacity || (cons_[d].capacity == cons_[c].capacity && d < c);
+}
+
+void MaxMinSystem::activate(ConstraintId c) {
+  Constraint& K = cons_[c];
+  ndom_[c] = 0;
+  K.load = 0;
+  for (VarId u : K.vars) {
+    K.load += value(u);
+    // Nobody is bottlenecked on a passive constraint, so c is not u's group's constraint.
+    if (vars_[u].group != kNoGroup) edge_add(vars_[u].group, c);
+  }
+  mark_dirty(c);
+}
+
 void MaxMinSystem::join_group(VarId v, GroupId g) {
   Var& var = vars_[v];
   Group& G = groups_[g];
@@ -113,7 +133,7 @@ void MaxMinSystem::join_group(VarId v, GroupId g) {
   ++G.size;
   if (std::isfinite(var.bound)) ++G.bounded;
   for (ConstraintId c : cons_of(v))
-    if (c != G.constraint) edge_add(g, c);
+    if (c != G.constraint && !passive(c)) edge_add(g, c);
 }
 
 void MaxMinSystem::leave_group(VarId v) {
@@ -127,7 +147,7 @@ void MaxMinSystem::leave_group(VarId v) {
   --G.size;
   if (std::isfinite(var.bound)) --G.bounded;
   for (ConstraintId c : cons_of(v))
-    if (c != G.constraint) edge_sub(g, c);
+    if (c != G.constraint && !passive(c)) edge_sub(g, c);
   var.group = kNoGroup;
 }
 
@@ -163,9 +183,36 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
   var.group = kNoGroup;
   var.alive = true;
   var.fresh = false;
+  for (ConstraintId c : constraints) MOESIM_CHECK(c < cons_.size(), "unknown constraint {}", c);
+  // Domination (see the header): the first variable on c names c's candidate dominators (the
+  // up to kMaxDominators smallest of its constraints that precede c); each later one keeps
+  // those it also crosses. When none is left, c becomes an ordinary constraint.
+  auto crosses = [&](ConstraintId d) { return std::find(constraints.begin(), constraints.end(), d) != constraints.end(); };
+  for (ConstraintId c : constraints) {
+    Constraint& K = cons_[c];
+    if (K.vars.empty()) {
+      std::uint8_t& nd = ndom_[c];
+      nd = 0;
+      for (ConstraintId d : constraints) {
+        if (d == c || !dominates(d, c)) continue;
+        // Insert d in K.dom (sorted, smallest first), dropping the largest when full.
+        std::size_t i = nd < kMaxDominators ? nd++ : kMaxDominators;
+        while (i > 0 && dominates(d, K.dom[i - 1])) {
+          if (i < kMaxDominators) K.dom[i] = K.dom[i - 1];
+          --i;
+        }
+        if (i < kMaxDominators) K.dom[i] = d;
+      }
+    } else if (ndom_[c] > 0) {
+      std::uint8_t kept = 0;
+      for (std::uint8_t i = 0; i < ndom_[c]; ++i)
+        if (crosses(K.dom[i])) K.dom[kept++] = K.dom[i];
+      if (kept == 0) activate(c);
+      else ndom_[c] = kept;
+    }
+  }
   for (std::uint32_t k = 0; k < n; ++k) {
     const ConstraintId c = constraints[k];
-    MOESIM_CHECK(c < cons_.size(), "unknown constraint {}", c);
     var_cons_[var.slot + k] = c;
     var_pos_[var.slot + k] = static_cast<std::uint32_t>(cons_[c].vars.size());
     cons_[c].vars.push_back(v);
@@ -185,6 +232,12 @@ void MaxMinSystem::remove_variable(VarId v) {
   MOESIM_CHECK(alive(v), "removing a dead variable {}", v);
   Var& var = vars_[v];
   const double val = value(v);
+  // Leave the group first: its edges follow which constraints are passive, and an emptied
+  // passive constraint becomes ordinary below.
+  if (var.group != kNoGroup) {
+    if (var.n > 0) threshold_ = std::min(threshold_, val);  // fact (1)
+    leave_group(v);
+  }
   for (std::uint32_t k = 0; k < var.n; ++k) {
     const ConstraintId ck = var_cons_[var.slot + k];
     Constraint& c = cons_[ck];
@@ -201,11 +254,11 @@ void MaxMinSystem::remove_variable(VarId v) {
         }
     }
     c.load -= val;
+    if (c.vars.empty() && ndom_[ck] > 0) {  // passive and empty: free again, its load exactly 0
+      ndom_[ck] = 0;
+      c.load = 0;
+    }
     mark_dirty(ck);
-  }
-  if (var.group != kNoGroup) {
-    if (var.n > 0) threshold_ = std::min(threshold_, val);  // fact (1)
-    leave_group(v);
   }
   if (var.n > 0) free_blocks_[var.size_class].push_back(var.slot);
   var.alive = false;
@@ -336,6 +389,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
     GroupId best = kNoGroup;
     double best_share = kUnbounded;
     for (ConstraintId c : cons_of(v)) {
+      if (passive(c)) continue;
       const Constraint& K = cons_[c];
       const Group& G = groups_[K.group];
       const double residual = std::max(0.0, K.capacity - K.load);
@@ -350,7 +404,8 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
     if (B.size == 0) B.level = best_share;  // an empty group's level is free: start at the guess
     join_group(v, best);
     joined_.push_back(v);
-    for (ConstraintId c : cons_of(v)) dload_of(c) += B.level;
+    for (ConstraintId c : cons_of(v))
+      if (!passive(c)) dload_of(c) += B.level;
   }
   seed_region(ep);
   for (GroupId g : region_) heap_.push_back({groups_[g].level, g});
@@ -446,7 +501,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
     if (level > vars_[v].bound) return fail();
     for (ConstraintId c : cons_of(v)) {
       const Constraint& K = cons_[c];
-      if (c == groups_[g].constraint) continue;
+      if (c == groups_[g].constraint || passive(c)) continue;
       if (groups_[K.group].size != 0) {
         if (level > level_now(K.group) * (1 + kLevelTol)) return fail();
       } else if (K.load + (K.stamp == ep ? K.dload : 0.0) > K.capacity * (1 + kLevelTol)) {
@@ -475,6 +530,7 @@ void MaxMinSystem::index_candidates(const std::vector<VarId>& vars) {
   for (VarId v : vars)
     for (ConstraintId c : cons_of(v)) {
       Constraint& k = cons_[c];
+      if (ndom_[c] > 0) continue;  // passive
       if (k.stamp != epoch_) {
         k.stamp = epoch_;
         k.cand_end = 0;
@@ -495,6 +551,7 @@ void MaxMinSystem::index_candidates(const std::vector<VarId>& vars) {
     const double val = value(v);
     for (ConstraintId c : cons_of(v)) {
       Constraint& k = cons_[c];
+      if (ndom_[c] > 0) continue;
       cand_vars_[k.cand_end++] = v;
       k.rem += val;
     }
@@ -512,6 +569,7 @@ bool MaxMinSystem::local_refill(std::vector<GroupId>* changed_groups, std::vecto
   constexpr int kMaxRounds = 8;
   const std::uint32_t mark = ++region_epoch_;
   for (GroupId g : region_) groups_[g].region = mark;
+  std::size_t added_begin = region_.size();  // groups added by the last round's checks
   for (int round = 0; round < kMaxRounds; ++round) {
     ++epoch_;
     refill_.clear();
@@ -543,6 +601,7 @@ bool MaxMinSystem::local_refill(std::vector<GroupId>* changed_groups, std::vecto
       const Var& var = vars_[v];
       const bool changed = var.new_value != value(v);
       for (ConstraintId c : cons_of(v)) {
+        if (passive(c)) continue;
         const GroupId x = cons_[c].group;
         if (groups_[x].region == mark || groups_[x].size == 0) continue;
         if (changed || var.new_group == x) grow(x);
@@ -559,6 +618,16 @@ bool MaxMinSystem::local_refill(std::vector<GroupId>* changed_groups, std::vecto
       apply_fill(changed_groups, moved);
       return true;
     }
+    // A group that joins the region changes its members' rates on the other constraints
+    // they cross, which would fail those constraints' groups' checks in the next round: take
+    // them in now (fewer rounds; each round refills the whole region).
+    const std::size_t added_end = region_.size();
+    for (std::size_t i = added_begin; i < added_end; ++i)
+      for (std::uint32_t e : groups_[region_[i]].out) {
+        const GroupId h = cons_[edges_[e].c].group;
+        if (groups_[h].size != 0) grow(h);
+      }
+    added_begin = region_.size();
     for (std::size_t i = 0; i < touched_.size(); ++i) cons_[touched_[i]].load = saved_loads_[i];
   }
   return false;
@@ -611,7 +680,7 @@ void MaxMinSystem::refill(std::vector<GroupId>* changed_groups, std::vector<VarI
       vars_[v].reached = epoch_;
       refill_.push_back(v);
       for (ConstraintId c2 : cons_of(v))
-        if (cons_[c2].reached != epoch_) {
+        if (cons_[c2].reached != epoch_ && !passive(c2)) {
           cons_[c2].reached = epoch_;
           queue.push_back(c2);
         }
@@ -650,6 +719,11 @@ void MaxMinSystem::solve_full(std::vector<GroupId>* changed_groups, std::vector<
     k.stamp = epoch_;
     k.cand_begin = off;
     k.cand_end = off;
+    if (ndom_[c] > 0) {  // passive: not filled
+      k.n = 0;
+      k.rem = 0;
+      continue;
+    }
     off += static_cast<std::uint32_t>(k.vars.size());
     k.rem = k.capacity;
     k.n = static_cast<std::uint32_t>(k.vars.size());
@@ -660,7 +734,8 @@ void MaxMinSystem::solve_full(std::vector<GroupId>* changed_groups, std::vector<
   }
   cand_vars_.resize(off);
   for (ConstraintId c = 0; c < cons_.size(); ++c)
-    for (VarId v : cons_[c].vars) cand_vars_[cons_[c].cand_end++] = v;
+    if (!passive(c))
+      for (VarId v : cons_[c].vars) cand_vars_[cons_[c].cand_end++] = v;
   for (VarId v : refill_) vars_[v].reached = epoch_;
   fill(refill_);
   apply_fill(changed_groups, moved);
@@ -709,6 +784,7 @@ void MaxMinSystem::fill(std::vector<VarId>& vars) {
     const double delta = rate - old;
     for (ConstraintId c : cons_of(v)) {
       Constraint& k = cons_[c];
+      if (ndom_[c] > 0) continue;  // passive: never binds, its load is not kept
       k.load += delta;
       if (c == except) continue;
       k.rem -= rate;

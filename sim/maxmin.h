@@ -47,8 +47,9 @@
 //     region holds every group whose constraint changed, the outside variables keep their
 //     bottleneck unless a region variable changes rate on (or freezes at) an outside group's
 //     constraint, or an outside group's level is above a level the region set on a
-//     constraint it crosses: each such group joins the region and the fill is redone (a few
-//     rounds at most, then (B)). Cost: the region's variable-constraint incidences.
+//     constraint it crosses: each such group joins the region, with the groups of the other
+//     constraints its members cross (their residuals move next), and the fill is redone (a
+//     few rounds at most, then (B)). Cost: the region's variable-constraint incidences.
 // (B) Refilling by threshold. Two exact facts bound what a change can move:
 //  (1) Removing a variable of rate r leaves every variable of rate < r unchanged: in the
 //      filling, everything below level r happens as before (the removed variable was still
@@ -66,10 +67,24 @@
 //     on T constraints, plus a scan of the groups.
 // Capacity changes fall back to a full solve.
 //
+// Dominated (passive) constraints. If every variable on c also crosses d and d precedes c
+// (smaller capacity, or equal and a smaller id), c never decides a rate: during the filling
+// the variables frozen on c are frozen on d too and the unfrozen ones on c are unfrozen on
+// d, so rem_c >= rem_d and n_c <= n_d, i.e. d's fair share is never above c's; and the
+// allocation without c keeps c within capacity (load_c <= load_d <= cap_d <= cap_c). So c
+// is left out of every fill, group edge and check (it is "passive"): a GPU's PCIe links
+// carry only flows that also cross the NIC behind them, which cuts the work per inter-node
+// flow from six constraints to two. The first variable on c names c's candidate dominators
+// (its constraints that precede c, at most kMaxDominators, smallest first); each later one
+// keeps those it also crosses; when none is left, c becomes ordinary (its load is summed and
+// its edges counted from its variables then). An emptied constraint starts afresh. A
+// capacity change makes every constraint ordinary.
+//
 // Worked example (tested in tests/sim/maxmin_test.cpp, "parking lot"): constraints A, B of
 // capacity 1; variable x0 uses A and B, x1 uses A, x2 uses B. Filling raises all three to 0.5,
 // where A and B saturate together: x0 = x1 = x2 = 0.5.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -176,9 +191,17 @@ class MaxMinSystem {
     std::uint32_t n = 0;           // scratch: unfrozen variables
     std::uint32_t cand_begin = 0;  // scratch: range in cand_vars_
     std::uint32_t cand_end = 0;
+    std::array<ConstraintId, 4> dom{};  // passive (ndom_ > 0): every variable on it crosses these
     std::vector<VarId> vars;
     std::vector<std::uint32_t> in; // edges (h, c) of the other groups whose members cross c
   };
+  static constexpr std::uint8_t kMaxDominators = 4;
+  bool passive(ConstraintId c) const { return ndom_[c] > 0; }
+  /// d may dominate c: smaller capacity, or the same and a smaller id (a strict order, so two
+  /// constraints never make each other passive).
+  bool dominates(ConstraintId d, ConstraintId c) const;
+  /// Makes passive c an ordinary constraint: its load summed, its edges counted.
+  void activate(ConstraintId c);
   struct Group {
     double level = 0;
     double new_level = 0;          // scratch
@@ -235,6 +258,7 @@ class MaxMinSystem {
   std::size_t live_vars_ = 0;
   std::vector<ConstraintId> dirty_cons_;
   std::vector<char> is_dirty_;
+  std::vector<std::uint8_t> ndom_;  // per constraint: its candidate dominators (0: ordinary); dense, read per incidence
   std::vector<VarId> fresh_;
   double threshold_ = kUnbounded;   // min over pending changes (removed rates, added LBs)
   bool need_full_ = true;

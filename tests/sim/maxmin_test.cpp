@@ -356,6 +356,34 @@ TEST(MaxMin, JoinsReLevelGroupsAndAgreeWithAFullSolve) {
   EXPECT_GT(st.relevel_failed, 10u);
 }
 
+TEST(MaxMin, ADominatedConstraintBindsAgainOnceAVariableBypassesItsDominator) {
+  // A GPU's PCIe link (30) carries two flows that also cross its NIC (12): the NIC decides,
+  // the PCIe link is passive (sim/maxmin.h). A flow over PCIe alone makes it ordinary again,
+  // and it then binds: 12 of NIC flows + 18 = 30, then two PCIe-only flows share 18.
+  MaxMinSystem s;
+  const C pcie = s.add_constraint(30), nic = s.add_constraint(12);
+  const C both[] = {pcie, nic}, pcie_only[] = {pcie};
+  const auto a = s.add_variable(both), b = s.add_variable(both);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(a), 6.0);
+  EXPECT_DOUBLE_EQ(s.value(b), 6.0);
+  const auto x = s.add_variable(pcie_only);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(x), 18.0);
+  EXPECT_DOUBLE_EQ(s.load(pcie), 30.0);
+  const auto y = s.add_variable(pcie_only);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(x), 9.0);
+  EXPECT_DOUBLE_EQ(s.value(y), 9.0);
+  EXPECT_DOUBLE_EQ(s.value(a), 6.0);
+  // The NIC flows leave: the PCIe-only flows take the whole link.
+  s.remove_variable(a);
+  s.remove_variable(b);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(x), 15.0);
+  EXPECT_DOUBLE_EQ(s.value(y), 15.0);
+}
+
 TEST(MaxMin, GroupsHoldEveryVariableAtItsGroupsLevel) {
   // Three flows on a 12-wide link share it (one group at 4); a capped flow sits in its bound's group.
   MaxMinSystem s;
