@@ -312,15 +312,17 @@ void MaxMinSystem::solve(std::vector<GroupId>* changed_groups, std::vector<VarId
   }
   ++stats_.solves;
   const bool joins = !fresh_.empty();
-  if (relevel(changed_groups, moved)) {
-    ++stats_.relevels;
-    finish_solve();
-    return;
+  if (fresh_.size() <= kMaxGuessedJoins) {
+    if (relevel(changed_groups, moved)) {
+      ++stats_.relevels;
+      finish_solve();
+      return;
+    }
+    ++stats_.relevel_failed;
+    changed_groups->clear();
+    moved->clear();
   }
-  ++stats_.relevel_failed;
-  changed_groups->clear();
-  moved->clear();
-  if (joins) seed_region(++epoch_);  // the failed re-levelling may not have seeded its region
+  if (joins) seed_region(++epoch_);  // a failed re-levelling may not have seeded its region
   if (local_refill(changed_groups, moved)) {
     ++stats_.local_refills;
     finish_solve();
@@ -378,7 +380,6 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
     for (VarId v : joined_) leave_group(v);
     return false;
   };
-  if (fresh_.size() > kMaxGuessedJoins) return false;
   // New variables join, tentatively, the group of the constraint where their share would be
   // smallest if nobody else moved (the bottleneck they most likely get), as if they had been
   // there at its current level: their load is pre-charged to dload, so the levelling below
