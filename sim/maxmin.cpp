@@ -452,33 +452,46 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
   // Checks on what moved: every member keeps the largest rate on its bottleneck, no
   // constraint goes over capacity, no bound is passed. A failure here leaves region_ with
   // the groups re-levelled plus the one that would take members: where a local refill starts.
+  //
+  // Whether a variable at `level` may cross c without being bottlenecked there: c's group
+  // (if it has members) is not below it, else c stays within capacity. `*over` receives the
+  // group that is below.
+  auto fits = [&](ConstraintId c, double level, GroupId* over) {
+    const Constraint& K = cons_[c];
+    if (groups_[K.group].size != 0) {
+      if (level > level_now(K.group) * (1 + kLevelTol)) {
+        *over = K.group;
+        return false;
+      }
+      return true;
+    }
+    return !(K.load + (K.stamp == ep ? K.dload : 0.0) > K.capacity * (1 + kLevelTol));
+  };
+  // The first group crossing g's constraint above `level`, or kNoGroup.
+  auto above = [&](GroupId g, double level) {
+    const Constraint& K = cons_[groups_[g].constraint];
+    stats_.edges_checked += K.in.size();
+    for (std::uint32_t e : K.in)
+      if (level_now(edges_[e].g) > level * (1 + kLevelTol)) return edges_[e].g;
+    return kNoGroup;
+  };
   for (GroupId g : levelled_) {
     const Group& G = groups_[g];
     if (G.new_level == G.level) continue;
+    GroupId over = kNoGroup;
+    bool ok = true;
     if (G.new_level > G.level) {
       if (G.bounded > 0) return fail();
       stats_.edges_checked += G.out.size();
-      for (std::uint32_t e : G.out) {
-        const Edge& E = edges_[e];
-        const Constraint& K = cons_[E.c];
-        if (!groups_[K.group].size == 0) {
-          if (G.new_level > level_now(K.group) * (1 + kLevelTol)) {
-            if (groups_[K.group].queued != ep) region_.push_back(K.group);
-            return fail();
-          }
-        } else {
-          const double load = K.load + (K.stamp == ep ? K.dload : 0.0);
-          if (load > K.capacity * (1 + kLevelTol)) return fail();
-        }
-      }
+      for (std::uint32_t e : G.out)
+        if (!(ok = fits(edges_[e].c, G.new_level, &over))) break;
     } else {
-      const Constraint& K = cons_[G.constraint];
-      stats_.edges_checked += K.in.size();
-      for (std::uint32_t e : K.in)
-        if (level_now(edges_[e].g) > G.new_level * (1 + kLevelTol)) {
-          if (groups_[edges_[e].g].queued != ep) region_.push_back(edges_[e].g);
-          return fail();
-        }
+      over = above(g, G.new_level);
+      ok = over == kNoGroup;
+    }
+    if (!ok) {
+      if (over != kNoGroup && groups_[over].queued != ep) region_.push_back(over);
+      return fail();
     }
   }
   // A group that took new variables may have been empty (its constraint not saturated, so
@@ -488,27 +501,17 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
   for (VarId v : joined_) joined_groups_.push_back(vars_[v].group);
   std::sort(joined_groups_.begin(), joined_groups_.end());
   joined_groups_.erase(std::unique(joined_groups_.begin(), joined_groups_.end()), joined_groups_.end());
-  for (GroupId g : joined_groups_) {
-    const double level = level_now(g);
-    stats_.edges_checked += cons_[groups_[g].constraint].in.size();
-    for (std::uint32_t e : cons_[groups_[g].constraint].in)
-      if (level_now(edges_[e].g) > level * (1 + kLevelTol)) return fail();
-  }
+  for (GroupId g : joined_groups_)
+    if (above(g, level_now(g)) != kNoGroup) return fail();
   // A joined variable also crosses constraints it is not bottlenecked on: its rate may not
   // pass the level of their groups (or their capacity), nor its bound.
   for (VarId v : joined_) {
     const GroupId g = vars_[v].group;
     const double level = level_now(g);
     if (level > vars_[v].bound) return fail();
-    for (ConstraintId c : cons_of(v)) {
-      const Constraint& K = cons_[c];
-      if (c == groups_[g].constraint || passive(c)) continue;
-      if (groups_[K.group].size != 0) {
-        if (level > level_now(K.group) * (1 + kLevelTol)) return fail();
-      } else if (K.load + (K.stamp == ep ? K.dload : 0.0) > K.capacity * (1 + kLevelTol)) {
-        return fail();
-      }
-    }
+    GroupId over = kNoGroup;
+    for (ConstraintId c : cons_of(v))
+      if (c != groups_[g].constraint && !passive(c) && !fits(c, level, &over)) return fail();
   }
   for (ConstraintId c : dloaded_) cons_[c].load += cons_[c].dload;
   moved->insert(moved->end(), joined_.begin(), joined_.end());
