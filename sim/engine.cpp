@@ -3,19 +3,13 @@
 #include "sim/dary_heap.h"
 
 #include "sim/error.h"
+#include "sim/free_slots.h"
 
 namespace moesim {
 
 EventId Engine::schedule_at(Time at, Callback cb) {
   MOESIM_CHECK(at >= now_, "event scheduled in the past: at={} now={}", at, now_);
-  std::uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
-  }
+  const std::uint32_t slot = take_slot(slots_, free_slots_);
   Slot& s = slots_[slot];
   s.cb = std::move(cb);
   s.live = true;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "sim/error.h"
+#include "sim/free_slots.h"
 
 namespace moesim {
 namespace {
@@ -74,14 +75,7 @@ void MaxMinSystem::edge_add(GroupId g, ConstraintId c) {
     ++edges_[slot].count;
     return;
   }
-  std::uint32_t e;
-  if (!free_edges_.empty()) {
-    e = free_edges_.back();
-    free_edges_.pop_back();
-  } else {
-    e = static_cast<std::uint32_t>(edges_.size());
-    edges_.emplace_back();
-  }
+  const std::uint32_t e = take_slot(edges_, free_edges_);
   slot = e;  // the index is not touched since find_or_insert
   edges_[e] = Edge{g, c, 1, static_cast<std::uint32_t>(groups_[g].out.size()), static_cast<std::uint32_t>(cons_[c].in.size())};
   groups_[g].out.push_back(e);
@@ -154,14 +148,7 @@ void MaxMinSystem::leave_group(VarId v) {
 MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> constraints, double bound) {
   MOESIM_CHECK(bound > 0, "variable bound must be > 0, got {}", bound);
   MOESIM_CHECK(!constraints.empty() || std::isfinite(bound), "a variable needs a constraint or a finite bound");
-  VarId v;
-  if (!free_vars_.empty()) {
-    v = free_vars_.back();
-    free_vars_.pop_back();
-  } else {
-    v = static_cast<VarId>(vars_.size());
-    vars_.emplace_back();
-  }
+  const VarId v = take_slot(vars_, free_vars_);
   Var& var = vars_[v];
   const auto n = static_cast<std::uint32_t>(constraints.size());
   MOESIM_CHECK(n <= 0xFFFF, "a variable on {} constraints", n);

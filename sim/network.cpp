@@ -5,6 +5,7 @@
 
 #include "sim/dary_heap.h"
 #include "sim/error.h"
+#include "sim/free_slots.h"
 
 namespace moesim {
 
@@ -23,14 +24,7 @@ void Network::start_flow(FlowSpec spec) {
   MOESIM_CHECK(spec.rate_cap_Bps > 0, "flow rate cap must be > 0, got {}", spec.rate_cap_Bps);
   MOESIM_CHECK(spec.efficiency > 0 && spec.efficiency <= 1, "flow efficiency must be in (0, 1], got {}", spec.efficiency);
   for (LinkId l : spec.path) MOESIM_CHECK(l.index() < links_.size(), "flow path uses unknown link {}", l);
-  std::uint32_t f;
-  if (!free_flows_.empty()) {
-    f = free_flows_.back();
-    free_flows_.pop_back();
-  } else {
-    f = static_cast<std::uint32_t>(flows_.size());
-    flows_.emplace_back();
-  }
+  const std::uint32_t f = take_slot(flows_, free_flows_);
   Flow& flow = flows_[f];
   flow.bytes = spec.bytes;
   flow.wire_bytes = spec.bytes / spec.efficiency;
@@ -64,13 +58,7 @@ void Network::start_flow(FlowSpec spec) {
   const std::int64_t at = (engine_.now() + spec.start_delay).ps();
   auto [it, fresh] = join_batch_at_.try_emplace(at, 0u);
   if (fresh) {
-    if (free_join_batches_.empty()) {
-      it->second = static_cast<std::uint32_t>(join_batches_.size());
-      join_batches_.emplace_back();
-    } else {
-      it->second = free_join_batches_.back();
-      free_join_batches_.pop_back();
-    }
+    it->second = take_slot(join_batches_, free_join_batches_);
     const std::uint32_t b = it->second;
     engine_.schedule_at(Time::from_ps(at), [this, at, b] { run_join_batch(at, b); });
   }
