@@ -22,6 +22,10 @@ constexpr double kResumBelow = 1e-6;
 // guess costs a join and an undo per variable; big batches (an all-to-all's first sends)
 // rarely guess right, and the local refill places them in one fill anyway.
 constexpr std::size_t kMaxGuessedJoins = 256;
+// Re-levelling moves variables to the bottleneck a failed check names (pivots) at most this
+// many times, and at most this many existing variables in all.
+constexpr int kMaxPivots = 32;
+constexpr std::size_t kMaxPivotedVars = 512;
 constexpr MaxMinSystem::ConstraintId kNoConstraint = std::numeric_limits<MaxMinSystem::ConstraintId>::max();
 
 std::uint64_t edge_key(std::uint32_t g, std::uint32_t c) { return (std::uint64_t{g} << 32) | c; }
@@ -339,38 +343,40 @@ void MaxMinSystem::finish_solve() {
   threshold_ = kUnbounded;
 }
 
-// Path (A): new levels for the groups the removals touched, in increasing order, assuming no
-// variable changes group; committed only if the result is the max-min allocation.
+// Path (A): new levels for the groups the changes touched, in increasing order, assuming no
+// variable changes group but the ones placed (new) or pivoted here; committed only if the
+// result is the max-min allocation.
 bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved) {
-  ++epoch_;
-  const std::uint32_t ep = epoch_;
-  levelled_.clear();
-  dloaded_.clear();
-  heap_.clear();
   joined_.clear();
-  // Min-heap by (old level, group id); HeapItem's c holds the group id.
-  auto heap_less = [](const HeapItem& a, const HeapItem& b) {
-    return a.share > b.share || (a.share == b.share && a.c > b.c);
-  };
-  auto dload_of = [&](ConstraintId c) -> double& {
-    Constraint& k = cons_[c];
-    if (k.stamp != ep) {
-      k.stamp = ep;
-      k.dload = 0;
-      dloaded_.push_back(c);
-    }
-    return k.dload;
-  };
-  auto level_now = [&](GroupId h) { return groups_[h].stamp == ep ? groups_[h].new_level : groups_[h].level; };
-  // Undoes the tentative joins below; the caller falls back to (A') with region_ as its seed.
+  pivots_.clear();
+  level_saves_.clear();
+  ++relevel_id_;
+  // Undoes the tentative joins and pivots; the caller falls back to (A') with region_ as its
+  // seed, which must hold the groups of the changed constraints as they are after the undo.
   auto fail = [&] {
+    for (const PivotRecord& r : pivots_) {
+      leave_group(r.v);
+      join_group(r.v, r.from);
+    }
+    for (auto it = level_saves_.rbegin(); it != level_saves_.rend(); ++it) groups_[it->g].level = it->level;
     for (VarId v : joined_) leave_group(v);
+    if (!pivots_.empty()) {  // a group a pivot emptied was left out of the seed
+      const std::uint32_t ep = ++epoch_;
+      for (GroupId g : region_) groups_[g].queued = ep;
+      for (ConstraintId c : dirty_cons_) {
+        Group& G = groups_[cons_[c].group];
+        if (G.size != 0 && G.queued != ep) {
+          G.queued = ep;
+          region_.push_back(cons_[c].group);
+        }
+      }
+    }
     return false;
   };
   // New variables join, tentatively, the group of the constraint where their share would be
   // smallest if nobody else moved (the bottleneck they most likely get), as if they had been
   // there at its current level: their load is pre-charged to dload, so the levelling below
-  // treats them like any member. A wrong guess fails a check and is undone.
+  // treats them like any member. A wrong guess fails a check (and is pivoted, or undone).
   for (VarId v : fresh_) {
     const Var& var = vars_[v];
     if (!var.alive || !var.fresh) continue;
@@ -392,66 +398,61 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
     if (B.size == 0) B.level = best_share;  // an empty group's level is free: start at the guess
     join_group(v, best);
     joined_.push_back(v);
+  }
+
+  ++epoch_;
+  const std::uint32_t ep = epoch_;
+  levelled_.clear();
+  dloaded_.clear();
+  heap_.clear();
+  // Min-heap by (level, group id); HeapItem's c holds the group id.
+  auto heap_less = [](const HeapItem& a, const HeapItem& b) {
+    return a.share > b.share || (a.share == b.share && a.c > b.c);
+  };
+  auto dload_of = [&](ConstraintId c) -> double& {
+    Constraint& k = cons_[c];
+    if (k.stamp != ep) {
+      k.stamp = ep;
+      k.dload = 0;
+      dloaded_.push_back(c);
+    }
+    return k.dload;
+  };
+  auto level_now = [&](GroupId h) { return groups_[h].stamp == ep ? groups_[h].new_level : groups_[h].level; };
+  // Puts group h (if it has members and a constraint) in the region and the heap.
+  auto enqueue = [&](GroupId h) {
+    Group& H = groups_[h];
+    if (H.size == 0 || H.constraint == kNoConstraint) return;
+    if (H.queued != ep) {
+      H.queued = ep;
+      region_.push_back(h);
+    }
+    if (H.heaped != ep) {
+      H.heaped = ep;
+      heap_.push_back({level_now(h), h});
+      std::push_heap(heap_.begin(), heap_.end(), heap_less);
+    }
+  };
+  for (VarId v : joined_) {
+    const double level = groups_[vars_[v].group].level;
     for (ConstraintId c : cons_of(v))
-      if (!passive(c)) dload_of(c) += B.level;
+      if (!passive(c)) dload_of(c) += level;
   }
   seed_region(ep);
-  for (GroupId g : region_) heap_.push_back({groups_[g].level, g});
-  std::make_heap(heap_.begin(), heap_.end(), heap_less);
-  while (!heap_.empty()) {
-    std::pop_heap(heap_.begin(), heap_.end(), heap_less);
-    const GroupId g = heap_.back().c;
-    heap_.pop_back();
-    Group& G = groups_[g];
-    G.stamp = ep;
-    Constraint& K = cons_[G.constraint];
-    const double nb = static_cast<double>(G.size);
-    double& dl = dload_of(G.constraint);
-    double others = K.load + dl - nb * G.level;
-    if (K.capacity - others < kResumBelow * K.capacity) {
-      others = 0;
-      for (VarId u : K.vars)
-        if (vars_[u].group != g) others += level_now(vars_[u].group);
-    }
-    const double nl = (K.capacity - others) / nb;
-    if (!(nl > 0) || !std::isfinite(nl)) return fail();
-    G.new_level = nl;
-    levelled_.push_back(g);
-    if (nl == G.level) continue;
-    const double delta = nl - G.level;
-    dl += nb * delta;
-    stats_.edges_checked += G.out.size();
-    for (std::uint32_t e : G.out) {
-      const Edge& E = edges_[e];
-      dload_of(E.c) += static_cast<double>(E.count) * delta;
-      const GroupId h = cons_[E.c].group;
-      Group& H = groups_[h];
-      if (H.size == 0) continue;
-      if (H.stamp == ep) return fail();  // levelled already: the order is not triangular (a tie)
-      if (H.queued != ep) {
-        H.queued = ep;
-        region_.push_back(h);
-        heap_.push_back({H.level, h});
-        std::push_heap(heap_.begin(), heap_.end(), heap_less);
-      }
-    }
+  for (GroupId g : region_) {
+    heap_.push_back({groups_[g].level, g});
+    groups_[g].heaped = ep;
   }
+  std::make_heap(heap_.begin(), heap_.end(), heap_less);
+
   // Checks on what moved: every member keeps the largest rate on its bottleneck, no
-  // constraint goes over capacity, no bound is passed. A failure here leaves region_ with
-  // the groups re-levelled plus the one that would take members: where a local refill starts.
+  // constraint goes over capacity, no bound is passed.
   //
   // Whether a variable at `level` may cross c without being bottlenecked there: c's group
-  // (if it has members) is not below it, else c stays within capacity. `*over` receives the
-  // group that is below.
-  auto fits = [&](ConstraintId c, double level, GroupId* over) {
+  // (if it has members) is not below it, else c stays within capacity.
+  auto fits = [&](ConstraintId c, double level) {
     const Constraint& K = cons_[c];
-    if (groups_[K.group].size != 0) {
-      if (level > level_now(K.group) * (1 + kLevelTol)) {
-        *over = K.group;
-        return false;
-      }
-      return true;
-    }
+    if (groups_[K.group].size != 0) return !(level > level_now(K.group) * (1 + kLevelTol));
     return !(K.load + (K.stamp == ep ? K.dload : 0.0) > K.capacity * (1 + kLevelTol));
   };
   // The first group crossing g's constraint above `level`, or kNoGroup.
@@ -462,47 +463,145 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
       if (level_now(edges_[e].g) > level * (1 + kLevelTol)) return edges_[e].g;
     return kNoGroup;
   };
-  for (GroupId g : levelled_) {
-    const Group& G = groups_[g];
-    if (G.new_level == G.level) continue;
-    GroupId over = kNoGroup;
-    bool ok = true;
-    if (G.new_level > G.level) {
-      if (G.bounded > 0) return fail();
+  const Pivot passed{kNoGroup, kNoConstraint};
+  const Pivot failed{kNoGroup, 0};
+  // A failed check names a group h whose members crossing c would be above c's bottleneck
+  // level (or overfill c): they would be bottlenecked on c. Failures that no pivot fixes
+  // (a bound passed, a level <= 0, a cycle of levels) return `failed`.
+  auto check = [&]() -> Pivot {
+    for (GroupId g : levelled_) {
+      const Group& G = groups_[g];
+      if (G.new_level == G.level || G.size == 0) continue;
+      if (G.new_level > G.level) {
+        if (G.bounded > 0) return failed;
+        stats_.edges_checked += G.out.size();
+        for (std::uint32_t e : G.out)
+          if (!fits(edges_[e].c, G.new_level)) return {g, edges_[e].c};
+      } else if (const GroupId over = above(g, G.new_level); over != kNoGroup) {
+        return {over, G.constraint};
+      }
+    }
+    // A group that took variables may have been empty (its constraint not saturated, so the
+    // variables crossing it were not limited there) or kept its level: every variable on its
+    // constraint must still be at or below its level.
+    joined_groups_.clear();
+    for (VarId v : joined_) joined_groups_.push_back(vars_[v].group);
+    for (const PivotRecord& r : pivots_) joined_groups_.push_back(vars_[r.v].group);
+    std::sort(joined_groups_.begin(), joined_groups_.end());
+    joined_groups_.erase(std::unique(joined_groups_.begin(), joined_groups_.end()), joined_groups_.end());
+    for (GroupId g : joined_groups_)
+      if (const GroupId over = above(g, level_now(g)); over != kNoGroup) return {over, groups_[g].constraint};
+    // A placed or pivoted variable also crosses constraints it is not bottlenecked on: its
+    // rate may not pass the level of their groups (or their capacity), nor its bound.
+    auto check_var = [&](VarId v) -> Pivot {
+      const GroupId g = vars_[v].group;
+      const double level = level_now(g);
+      if (level > vars_[v].bound) return failed;
+      for (ConstraintId c : cons_of(v))
+        if (c != groups_[g].constraint && !passive(c) && !fits(c, level)) return {g, c};
+      return passed;
+    };
+    for (VarId v : joined_)
+      if (const Pivot p = check_var(v); p.c != kNoConstraint) return p;
+    for (const PivotRecord& r : pivots_)
+      if (const Pivot p = check_var(r.v); p.c != kNoConstraint) return p;
+    return passed;
+  };
+
+  // Level, check, pivot, level again from there.
+  std::size_t again = 0;
+  for (int pivots = 0;; ++pivots) {
+    while (!heap_.empty()) {
+      std::pop_heap(heap_.begin(), heap_.end(), heap_less);
+      const GroupId g = heap_.back().c;
+      heap_.pop_back();
+      Group& G = groups_[g];
+      G.heaped = 0;
+      if (G.size == 0) continue;  // emptied by a pivot: its constraint is checked as unsaturated
+      // A group whose residual moves after it was levelled (a tie, or a pivot) is levelled
+      // again from its current level. That ends when nothing moves, unless the groups depend
+      // on each other in a cycle: the budget fails those.
+      const bool first = G.stamp != ep;
+      if (!first && ++again > 8 * levelled_.size() + 64) return fail();
+      const double prev = first ? G.level : G.new_level;
+      G.stamp = ep;
+      Constraint& K = cons_[G.constraint];
+      const double nb = static_cast<double>(G.size);
+      double& dl = dload_of(G.constraint);
+      double others = K.load + dl - nb * prev;
+      if (K.capacity - others < kResumBelow * K.capacity) {
+        others = 0;
+        for (VarId u : K.vars)
+          if (vars_[u].group != g) others += level_now(vars_[u].group);
+      }
+      const double nl = (K.capacity - others) / nb;
+      if (!(nl > 0) || !std::isfinite(nl)) return fail();
+      G.new_level = nl;
+      if (first) levelled_.push_back(g);
+      if (nl == prev) continue;
+      const double delta = nl - prev;
+      dl += nb * delta;
       stats_.edges_checked += G.out.size();
-      for (std::uint32_t e : G.out)
-        if (!(ok = fits(edges_[e].c, G.new_level, &over))) break;
-    } else {
-      over = above(g, G.new_level);
-      ok = over == kNoGroup;
+      for (std::uint32_t e : G.out) {
+        const Edge& E = edges_[e];
+        dload_of(E.c) += static_cast<double>(E.count) * delta;
+        enqueue(cons_[E.c].group);
+      }
     }
-    if (!ok) {
-      if (over != kNoGroup && groups_[over].queued != ep) region_.push_back(over);
-      return fail();
+    const Pivot p = check();
+    if (p.c == kNoConstraint) break;  // every check passed
+    // A failure leaves region_ with the groups levelled plus the ones named: where a local
+    // refill starts.
+    auto name = [&](GroupId h) {
+      if (groups_[h].size != 0 && groups_[h].queued != ep) {
+        groups_[h].queued = ep;
+        region_.push_back(h);
+      }
+    };
+    if (p.h == kNoGroup) return fail();
+    name(p.h);
+    name(cons_[p.c].group);
+    if (pivots == kMaxPivots) return fail();
+    // Pivot: the members of p.h crossing p.c take p.c's group as theirs. Each is charged its
+    // change of level on every constraint it crosses, whose groups are levelled again.
+    const GroupId to = cons_[p.c].group;
+    const double from = level_now(p.h);
+    pivot_vars_.clear();
+    for (VarId u : cons_[p.c].vars)
+      if (vars_[u].group == p.h) pivot_vars_.push_back(u);
+    if (pivot_vars_.empty() || pivots_.size() + pivot_vars_.size() > kMaxPivotedVars) return fail();
+    Group& T = groups_[to];
+    if (T.size == 0) {  // free: start where they were (it may be a group a pivot emptied)
+      level_saves_.push_back({to, T.level});
+      T.level = from;
+      T.new_level = from;
     }
+    const double delta = level_now(to) - from;
+    for (VarId u : pivot_vars_) {
+      // One record per variable, with the group and rate it had before this solve.
+      if (!vars_[u].fresh && vars_[u].pivot_mark != relevel_id_) {
+        vars_[u].pivot_mark = relevel_id_;
+        pivots_.push_back({u, p.h});
+      }
+      leave_group(u);
+      join_group(u, to);
+      for (ConstraintId c : cons_of(u))
+        if (!passive(c)) {
+          if (delta != 0) dload_of(c) += delta;
+          enqueue(cons_[c].group);
+        }
+    }
+    ++stats_.pivots;
   }
-  // A group that took new variables may have been empty (its constraint not saturated, so
-  // the variables crossing it were not limited there) or kept its level: every variable on
-  // its constraint must still be at or below its level.
-  joined_groups_.clear();
-  for (VarId v : joined_) joined_groups_.push_back(vars_[v].group);
-  std::sort(joined_groups_.begin(), joined_groups_.end());
-  joined_groups_.erase(std::unique(joined_groups_.begin(), joined_groups_.end()), joined_groups_.end());
-  for (GroupId g : joined_groups_)
-    if (above(g, level_now(g)) != kNoGroup) return fail();
-  // A joined variable also crosses constraints it is not bottlenecked on: its rate may not
-  // pass the level of their groups (or their capacity), nor its bound.
-  for (VarId v : joined_) {
-    const GroupId g = vars_[v].group;
-    const double level = level_now(g);
-    if (level > vars_[v].bound) return fail();
-    GroupId over = kNoGroup;
-    for (ConstraintId c : cons_of(v))
-      if (c != groups_[g].constraint && !passive(c) && !fits(c, level, &over)) return fail();
-  }
+
   for (ConstraintId c : dloaded_) cons_[c].load += cons_[c].dload;
   moved->insert(moved->end(), joined_.begin(), joined_.end());
   stats_.joins_relevelled += joined_.size();
+  for (const PivotRecord& r : pivots_)
+    if (vars_[r.v].group != r.from) {  // it may have been pivoted back
+      moved->push_back(r.v);
+      ++stats_.vars_moved;
+    }
   for (GroupId g : levelled_) {
     Group& G = groups_[g];
     if (G.new_level == G.level) continue;

@@ -39,8 +39,16 @@
 //     current level; the same levelling then runs, with two more checks: a group that took
 //     new members has every variable on its constraint at or below its level (it may have
 //     been empty, its constraint unsaturated), and each new variable stays at or below the
-//     levels (or capacity) of the other constraints it crosses and its bound. A wrong guess
-//     fails a check and the placement is undone.
+//     levels (or capacity) of the other constraints it crosses and its bound.
+//     Pivots. A failed check names a group h and a constraint c such that h's members crossing
+//     c would be above c's group's level, or would overfill c (its group empty): in the
+//     max-min allocation they are bottlenecked on c. They move, tentatively, to c's group;
+//     each is charged its change of level on the constraints it crosses, whose groups are
+//     levelled again from where they stand (a group levelled before is levelled again when
+//     its residual moves; a budget ends cycles), and the checks run again. At most
+//     kMaxPivots pivots and kMaxPivotedVars moved variables per solve; on failure every move
+//     and placement is undone. Whatever the pivots, the result is committed only if every
+//     check passes, so it is the max-min allocation.
 // (A') Local refill. Refill only the members of a region of groups (the ones (A) touched, or
 //     for additions the groups of the changed constraints) plus the new variables, everything
 //     else fixed, and accept the result only if it is the max-min allocation. Since the
@@ -154,6 +162,7 @@ class MaxMinSystem {
     std::uint64_t values_changed = 0; // variables whose value moved, summed over solves
     std::uint64_t vars_moved = 0;     // variables that changed group (new ones excluded)
     std::uint64_t joins_relevelled = 0;  // new variables placed by re-levelling (not refilled)
+    std::uint64_t pivots = 0;         // moves of a group's members to a new bottleneck by re-levelling
   };
   const Stats& stats() const { return stats_; }
 
@@ -170,6 +179,7 @@ class MaxMinSystem {
     std::uint32_t stamp = 0;       // scratch: candidate in this solve
     std::uint32_t reached = 0;     // scratch: connected to a change in this solve
     std::uint32_t slot = 0;        // first index of its block in var_cons_ / var_pos_
+    std::uint32_t pivot_mark = 0;  // scratch: pivoted by this re-levelling
     std::uint16_t n = 0;           // constraints used
     std::uint8_t size_class = 0;   // block capacity = 1 << size_class
     bool alive = false;
@@ -207,7 +217,8 @@ class MaxMinSystem {
     double new_level = 0;          // scratch
     std::uint32_t size = 0;        // members.size()
     std::uint32_t stamp = 0;       // scratch: levelled / set in this solve
-    std::uint32_t queued = 0;      // scratch
+    std::uint32_t queued = 0;      // scratch: in the re-levelling's region
+    std::uint32_t heaped = 0;      // scratch: in the re-levelling's heap
     std::uint32_t region = 0;      // scratch: in the local refill's region
     std::uint32_t count = 0;       // scratch: members the fill put here
     std::uint32_t bounded = 0;     // members with a finite bound
@@ -230,6 +241,10 @@ class MaxMinSystem {
   void edge_add(GroupId g, ConstraintId c);
   void edge_sub(GroupId g, ConstraintId c);
   bool relevel(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
+  struct Pivot {  // the members of group h crossing constraint c are bottlenecked on c
+    GroupId h;
+    ConstraintId c;
+  };
   void finish_solve();
   /// region_ = the groups (with members) of the changed constraints, marked queued = ep.
   void seed_region(std::uint32_t ep);
@@ -274,6 +289,18 @@ class MaxMinSystem {
   std::vector<GroupId> levelled_;
   std::vector<VarId> joined_;         // new variables re-levelling placed in a group
   std::vector<GroupId> joined_groups_;  // their groups
+  struct PivotRecord {
+    VarId v;
+    GroupId from;
+  };
+  struct LevelSave {
+    GroupId g;
+    double level;
+  };
+  std::vector<LevelSave> level_saves_;  // levels of emptied groups a pivot restarted, to restore on failure
+  std::vector<PivotRecord> pivots_;     // variables re-levelling moved, each once, with the group they had
+  std::vector<VarId> pivot_vars_;
+  std::uint32_t relevel_id_ = 0;
   std::vector<GroupId> region_;
   std::uint32_t region_epoch_ = 0;
   std::vector<double> saved_loads_;

@@ -336,6 +336,8 @@ MaxMinSystem::Stats two_sided_churn(std::uint64_t seed, bool joins) {
     sum.relevels += s.stats().relevels;
     sum.relevel_failed += s.stats().relevel_failed;
     sum.joins_relevelled += s.stats().joins_relevelled;
+    sum.pivots += s.stats().pivots;
+    sum.vars_moved += s.stats().vars_moved;
   }
   return sum;
 }
@@ -346,6 +348,9 @@ TEST(MaxMin, RemovalsReLevelGroupsAndAgreeWithAFullSolve) {
   const auto st = two_sided_churn(11, false);
   EXPECT_GT(st.relevels, 100u);
   EXPECT_GT(st.relevel_failed, 10u);
+  // Variables that change bottleneck are pivoted (moved to the group a failed check names)
+  // and re-levelled; every solve above was checked against the full solve.
+  EXPECT_GT(st.pivots, 10u);
 }
 
 TEST(MaxMin, JoinsReLevelGroupsAndAgreeWithAFullSolve) {
@@ -354,6 +359,7 @@ TEST(MaxMin, JoinsReLevelGroupsAndAgreeWithAFullSolve) {
   const auto st = two_sided_churn(13, true);
   EXPECT_GT(st.joins_relevelled, 200u);  // joins re-levelled, not only refilled
   EXPECT_GT(st.relevel_failed, 10u);
+  EXPECT_GT(st.pivots, 10u);
 }
 
 TEST(MaxMin, ADominatedConstraintBindsAgainOnceAVariableBypassesItsDominator) {
