@@ -113,8 +113,9 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
     ids.reserve(to.size());
     for (std::size_t k = 0; k < to.size(); ++k) {
       const TaskId t = g.add_transfer(ranks[r], ranks[to[k].first], to[k].second, category);
-      if (gate) g.depend(*gate, t);
+      // A send after the first window waits for one that waited for the gate: no edge needed.
       if (max_peers_in_flight > 0 && k >= static_cast<std::size_t>(max_peers_in_flight)) g.depend(ids[k - max_peers_in_flight], t);
+      else if (gate) g.depend(*gate, t);
       g.depend(t, sender_done);
       const TaskId rd = receiver_done(to[k].first);
       if (rd != sender_done) g.depend(t, rd);
