@@ -26,6 +26,10 @@ constexpr std::size_t kMaxGuessedJoins = 256;
 // many times, and at most this many existing variables in all.
 constexpr int kMaxPivots = 32;
 constexpr std::size_t kMaxPivotedVars = 512;
+// Budget of re-levellings of groups levelled before in the same solve: past it, the levels
+// are taken to depend on each other in a cycle and the solve falls back to (A').
+constexpr std::size_t kRelevelAgainPerGroup = 8;
+constexpr std::size_t kRelevelAgainExtra = 64;
 constexpr MaxMinSystem::ConstraintId kNoConstraint = std::numeric_limits<MaxMinSystem::ConstraintId>::max();
 
 std::uint64_t edge_key(std::uint32_t g, std::uint32_t c) { return (std::uint64_t{g} << 32) | c; }
@@ -324,8 +328,11 @@ void MaxMinSystem::solve(std::vector<GroupId>* changed_groups, std::vector<VarId
   refill(changed_groups, moved);
 }
 
-void MaxMinSystem::seed_region(std::uint32_t ep) {
-  region_.clear();
+void MaxMinSystem::seed_region(std::uint32_t ep, bool keep) {
+  if (keep)
+    for (GroupId g : region_) groups_[g].queued = ep;
+  else
+    region_.clear();
   for (ConstraintId c : dirty_cons_) {
     const GroupId g = cons_[c].group;
     Group& G = groups_[g];
@@ -360,17 +367,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
     }
     for (auto it = level_saves_.rbegin(); it != level_saves_.rend(); ++it) groups_[it->g].level = it->level;
     for (VarId v : joined_) leave_group(v);
-    if (!pivots_.empty()) {  // a group a pivot emptied was left out of the seed
-      const std::uint32_t ep = ++epoch_;
-      for (GroupId g : region_) groups_[g].queued = ep;
-      for (ConstraintId c : dirty_cons_) {
-        Group& G = groups_[cons_[c].group];
-        if (G.size != 0 && G.queued != ep) {
-          G.queued = ep;
-          region_.push_back(cons_[c].group);
-        }
-      }
-    }
+    if (!pivots_.empty()) seed_region(++epoch_, true);  // a group a pivot emptied was left out of the seed
     return false;
   };
   // New variables join, tentatively, the group of the constraint where their share would be
@@ -419,14 +416,19 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
     return k.dload;
   };
   auto level_now = [&](GroupId h) { return groups_[h].stamp == ep ? groups_[h].new_level : groups_[h].level; };
+  // Puts group h (if it has members) in the region: where a local refill starts if this fails.
+  auto to_region = [&](GroupId h) {
+    Group& H = groups_[h];
+    if (H.size != 0 && H.queued != ep) {
+      H.queued = ep;
+      region_.push_back(h);
+    }
+  };
   // Puts group h (if it has members and a constraint) in the region and the heap.
   auto enqueue = [&](GroupId h) {
     Group& H = groups_[h];
     if (H.size == 0 || H.constraint == kNoConstraint) return;
-    if (H.queued != ep) {
-      H.queued = ep;
-      region_.push_back(h);
-    }
+    to_region(h);
     if (H.heaped != ep) {
       H.heaped = ep;
       heap_.push_back({level_now(h), h});
@@ -522,7 +524,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
       // again from its current level. That ends when nothing moves, unless the groups depend
       // on each other in a cycle: the budget fails those.
       const bool first = G.stamp != ep;
-      if (!first && ++again > 8 * levelled_.size() + 64) return fail();
+      if (!first && ++again > kRelevelAgainPerGroup * levelled_.size() + kRelevelAgainExtra) return fail();
       const double prev = first ? G.level : G.new_level;
       G.stamp = ep;
       Constraint& K = cons_[G.constraint];
@@ -550,17 +552,10 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
     }
     const Pivot p = check();
     if (p.c == kNoConstraint) break;  // every check passed
-    // A failure leaves region_ with the groups levelled plus the ones named: where a local
-    // refill starts.
-    auto name = [&](GroupId h) {
-      if (groups_[h].size != 0 && groups_[h].queued != ep) {
-        groups_[h].queued = ep;
-        region_.push_back(h);
-      }
-    };
     if (p.h == kNoGroup) return fail();
-    name(p.h);
-    name(cons_[p.c].group);
+    // A failure leaves region_ with the groups levelled plus the ones named.
+    to_region(p.h);
+    to_region(cons_[p.c].group);
     if (pivots == kMaxPivots) return fail();
     // Pivot: the members of p.h crossing p.c take p.c's group as theirs. Each is charged its
     // change of level on every constraint it crosses, whose groups are levelled again.

@@ -246,8 +246,9 @@ class MaxMinSystem {
     ConstraintId c;
   };
   void finish_solve();
-  /// region_ = the groups (with members) of the changed constraints, marked queued = ep.
-  void seed_region(std::uint32_t ep);
+  /// region_ = the groups (with members) of the changed constraints, marked queued = ep;
+  /// with `keep`, added to the groups region_ already holds (marked too).
+  void seed_region(std::uint32_t ep, bool keep = false);
   void index_candidates(const std::vector<VarId>& vars);
   bool local_refill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
   void refill(std::vector<GroupId>* changed_groups, std::vector<VarId>* moved);
