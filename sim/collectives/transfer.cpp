@@ -33,22 +33,36 @@ GpuId TransferService::pxn_proxy(GpuId src, GpuId dst) const {
   return topology_.transport(src, proxy) == Transport::NVLink ? proxy : src;
 }
 
-TransferService::Route TransferService::route(GpuId src, GpuId dst, std::vector<LinkId>& path) const {
+const TransferService::Route& TransferService::route(GpuId src, GpuId dst) const {
+  bool inserted = false;
+  std::uint32_t& slot = route_index_.find_or_insert((std::uint64_t{src.value()} << 32) | dst.value(), 0u, inserted);
+  if (!inserted) return routes_[slot];
+  slot = static_cast<std::uint32_t>(routes_.size());  // the index is not touched below
   const GpuId proxy = pxn_proxy(src, dst);
   if (proxy == src) {
-    topology_.path(src, dst, path);
+    topology_.path(src, dst, path_);
   } else {
-    topology_.path(src, proxy, path);
+    topology_.path(src, proxy, path_);
     topology_.path(proxy, dst, tail_);
-    path.insert(path.end(), tail_.begin(), tail_.end());
+    path_.insert(path_.end(), tail_.begin(), tail_.end());
   }
-  Route r{std::numeric_limits<double>::infinity(), Time::zero(), topology_.transport(src, dst)};
-  for (LinkId l : path) {
+  MOESIM_CHECK(!path_.empty(), "no path from GPU {} to GPU {}", src, dst);
+  Route r{std::numeric_limits<double>::infinity(), Time::zero(), topology_.transport(src, dst),
+          static_cast<std::uint32_t>(route_links_.size()), static_cast<std::uint32_t>(path_.size())};
+  for (LinkId l : path_) {
     const LinkSpec& spec = topology_.link(l);
     r.capacity_Bps = std::min(r.capacity_Bps, spec.capacity_Bps);
     r.latency += spec.latency;
   }
-  return r;
+  route_links_.insert(route_links_.end(), path_.begin(), path_.end());
+  routes_.push_back(r);
+  return routes_.back();
+}
+
+TransferService::MessageCost TransferService::cost_of(const Route& r, double bytes, int repeat) const {
+  MOESIM_CHECK(repeat >= 1, "repeat must be >= 1, got {}", repeat);
+  const ProtocolCost& p = costs_.transport(r.transport).choose(bytes / repeat, r.capacity_Bps);
+  return MessageCost{.capacity_Bps = r.capacity_Bps, .latency = r.latency, .overhead = p.overhead, .efficiency = p.efficiency};
 }
 
 void TransferService::send(GpuId src, GpuId dst, double bytes, std::function<void()> on_delivered, int repeat) {
@@ -57,8 +71,9 @@ void TransferService::send(GpuId src, GpuId dst, double bytes, std::function<voi
     network_.start_flow({.path = {}, .bytes = 0, .on_complete = std::move(on_delivered)});
     return;
   }
-  const MessageCost c = message_cost(src, dst, bytes, path_, repeat);
-  network_.start_flow({.path = path_,
+  const Route& r = route(src, dst);
+  const MessageCost c = cost_of(r, bytes, repeat);
+  network_.start_flow({.path = links_of(r),
                        .bytes = bytes,
                        .efficiency = c.efficiency,
                        .start_delay = c.overhead * repeat + c.latency * (repeat - 1),
@@ -73,10 +88,10 @@ TransferService::MessageCost TransferService::message_cost(GpuId src, GpuId dst,
     path.clear();
     return MessageCost{.capacity_Bps = std::numeric_limits<double>::infinity()};
   }
-  const Route r = route(src, dst, path);
-  MOESIM_CHECK(!path.empty(), "no path from GPU {} to GPU {}", src, dst);
-  const ProtocolCost& p = costs_.transport(r.transport).choose(bytes / repeat, r.capacity_Bps);
-  return MessageCost{.capacity_Bps = r.capacity_Bps, .latency = r.latency, .overhead = p.overhead, .efficiency = p.efficiency};
+  const Route& r = route(src, dst);
+  const auto links = links_of(r);
+  path.assign(links.begin(), links.end());
+  return cost_of(r, bytes, repeat);
 }
 
 LinkId TransferService::switch_link(GpuId g, bool up) const {

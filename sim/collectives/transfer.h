@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sim/cost_factors.h"
+#include "sim/flat_index.h"
 #include "sim/network.h"
 #include "topologies/topology.h"
 
@@ -73,12 +74,18 @@ class TransferService {
   Network& network() { return network_; }
 
  private:
+  // A (src, dst) route, computed once per pair (a training step sends the same pairs in
+  // every all-to-all): its links are route_links_[first, first + links).
   struct Route {
     double capacity_Bps;
     Time latency;
     Transport transport;
+    std::uint32_t first;
+    std::uint32_t links;
   };
-  Route route(GpuId src, GpuId dst, std::vector<LinkId>& path) const;
+  const Route& route(GpuId src, GpuId dst) const;
+  std::span<const LinkId> links_of(const Route& r) const { return {route_links_.data() + r.first, r.links}; }
+  MessageCost cost_of(const Route& r, double bytes, int repeat) const;
   /// The PXN proxy for src -> dst, or src itself when PXN does not apply.
   GpuId pxn_proxy(GpuId src, GpuId dst) const;
 
@@ -88,6 +95,11 @@ class TransferService {
   const CostFactors& costs_;
   mutable std::vector<LinkId> path_;
   mutable std::vector<LinkId> tail_;
+  // Route cache: (src << 32 | dst) -> index in routes_. O(pairs used) memory, about 60 bytes
+  // a pair (the routes of a 1,024-GPU all-to-all: ~60 MiB).
+  mutable FlatIndex route_index_;
+  mutable std::vector<Route> routes_;
+  mutable std::vector<LinkId> route_links_;
   /// A GPU's NVLink link to its node's NVSwitch (up) or back (down).
   LinkId switch_link(GpuId g, bool up) const;
 
