@@ -61,6 +61,11 @@ struct TrainingStepOptions {
   /// Plan this many distinct MoE layers and reuse them cyclically (0 = plan every MoE layer).
   /// Planning a DeepSeek-V3 layer on 1,024 GPUs takes about a second.
   int distinct_layer_plans = 0;
+  /// Threads that plan the distinct MoE layers (gating sample + routing; each layer's plan
+  /// depends only on its layer and the seed, so the result is the same for any count).
+  /// 0 = one per core, at most one per plan; 1 = on the calling thread. Callers that already
+  /// run simulations in parallel (compare -j, sweeps) pass 1.
+  int planning_threads = 0;
   /// GEMM / memory-bound efficiency curves (`--calibration FILE`'s compute section);
   /// nullopt = ComputeEfficiency::defaults().
   std::optional<ComputeEfficiency> compute_efficiency;

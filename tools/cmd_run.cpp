@@ -118,11 +118,15 @@ void run_compare(const RunArgs& a) {
   std::vector<Row> rows(names.size());
   std::vector<std::exception_ptr> fatal(names.size());
   std::atomic<std::size_t> next{0};
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const auto jobs = static_cast<std::size_t>(std::min<std::size_t>(a.jobs ? a.jobs : hw, names.size()));
   auto worker = [&] {
     for (std::size_t i = next++; i < names.size(); i = next++) {
       rows[i].name = names[i];
       try {
-        rows[i].r = simulate_training_step(p.topo, p.costs, p.model, options_for(a, p, names[i], true));
+        TrainingStepOptions o = options_for(a, p, names[i], true);
+        if (jobs > 1) o.planning_threads = 1;  // the strategies already share the cores
+        rows[i].r = simulate_training_step(p.topo, p.costs, p.model, o);
       } catch (const InvariantError&) {
         fatal[i] = std::current_exception();
       } catch (const Error& e) {
@@ -131,8 +135,6 @@ void run_compare(const RunArgs& a) {
       }
     }
   };
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  const auto jobs = static_cast<std::size_t>(std::min<std::size_t>(a.jobs ? a.jobs : hw, names.size()));
   std::vector<std::thread> threads;
   for (std::size_t t = 1; t < jobs; ++t) threads.emplace_back(worker);
   worker();

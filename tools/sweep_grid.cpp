@@ -633,6 +633,7 @@ PointResult Grid::run(std::size_t point) const {
     TrainingStepOptions options = cli::training_options(strategy, strategy_params, seed, distinct_layer_plans_, true);
     options.fidelity = fidelity_;
     options.compute_efficiency = compute_;
+    options.planning_threads = 1;  // points run in parallel (--jobs); each plans on its own thread
     r.result = simulate_training_step(topo, costs_, m, options);
   } catch (const InvariantError& e) {
     r.status = PointResult::Status::InternalError;

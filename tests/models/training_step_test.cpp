@@ -38,6 +38,27 @@ TEST(TrainingStep, SameInputsAndSeedGiveIdenticalResults) {
   EXPECT_EQ(a.breakdown.dispatch_s, b.breakdown.dispatch_s);
 }
 
+TEST(TrainingStep, PlanningOnSeveralThreadsGivesTheSamePlansAsOne) {
+  // Each MoE layer's gating sample and plan depend only on the layer and the seed, so the
+  // threads that plan them change nothing. 8 layers: 4 MoE layers, planned by 1 and 3
+  // threads (3 does not divide 4, so one thread takes two layers).
+  const Topology topo = load_cluster("p4d.24xlarge", 2);
+  ModelConfig m = small_model();
+  apply_overrides(m, std::vector<std::pair<std::string, std::string>>{{"layers", "8"}});
+  TrainingStepOptions o;
+  o.strategy = "gshard";
+  o.planning_threads = 1;
+  const auto one = simulate_training_step(topo, CostFactors::defaults(), m, o);
+  o.planning_threads = 3;
+  const auto three = simulate_training_step(topo, CostFactors::defaults(), m, o);
+  EXPECT_EQ(one.iteration_time_s, three.iteration_time_s);
+  EXPECT_EQ(one.flows, three.flows);
+  EXPECT_EQ(one.dropped_fraction, three.dropped_fraction);
+  EXPECT_EQ(one.inter_node_bytes_per_gpu, three.inter_node_bytes_per_gpu);
+  EXPECT_EQ(one.breakdown.compute_s, three.breakdown.compute_s);
+  EXPECT_GT(one.dropped_fraction, 0);  // the layers' samples are real (not all empty)
+}
+
 TEST(TrainingStep, WithOneNodeNoStrategySendsBytesAcrossNodes) {
   const Topology topo = load_cluster("p4d.24xlarge", 1);
   const auto m = small_model();
