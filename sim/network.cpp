@@ -314,7 +314,9 @@ void Network::on_completion_event() {
   // Deliver after the bookkeeping so callbacks may start new flows safely.
   std::vector<std::uint32_t> done;
   done.swap(done_);
+  open_deliveries_.clear();
   for (std::uint32_t f : done) deliver(f);
+  open_deliveries_.clear();
   if (done_.empty()) done_.swap(done);  // keep the buffer
   arm_completion_event();
 }
@@ -328,8 +330,33 @@ void Network::deliver(std::uint32_t f) {
   --active_flows_;
   ++flows_completed_;
   if (!cb) return;
-  if (end_delay == Time::zero()) cb();
-  else engine_.schedule_after(end_delay, std::move(cb));
+  if (end_delay == Time::zero()) {
+    open_deliveries_.clear();  // what cb schedules must run after the batches opened so far
+    cb();
+    return;
+  }
+  const std::int64_t at = (engine_.now() + end_delay).ps();
+  for (std::uint32_t b : open_deliveries_)
+    if (delivery_batches_[b].at_ps == at) {
+      delivery_batches_[b].callbacks.push_back(std::move(cb));
+      return;
+    }
+  const std::uint32_t b = take_slot(delivery_batches_, free_delivery_batches_);
+  delivery_batches_[b].at_ps = at;
+  delivery_batches_[b].callbacks.push_back(std::move(cb));
+  open_deliveries_.push_back(b);
+  engine_.schedule_at(Time::from_ps(at), [this, b] { run_delivery_batch(b); });
+}
+
+void Network::run_delivery_batch(std::uint32_t b) {
+  // Callbacks may start flows and complete others, which opens new batches: run from a copy.
+  std::vector<std::function<void()>> callbacks;
+  callbacks.swap(delivery_batches_[b].callbacks);
+  free_delivery_batches_.push_back(b);
+  for (auto& cb : callbacks) cb();
+  callbacks.clear();
+  // Keep the buffer, unless a callback's completion took the slot again (it then holds one).
+  if (delivery_batches_[b].callbacks.empty()) delivery_batches_[b].callbacks.swap(callbacks);
 }
 
 }  // namespace moesim

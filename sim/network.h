@@ -134,6 +134,7 @@ class Network {
   void arm_completion_event();
   void on_completion_event();
   void deliver(std::uint32_t f);
+  void run_delivery_batch(std::uint32_t batch);
 
   Engine& engine_;
   Options options_;
@@ -172,6 +173,18 @@ class Network {
   std::vector<std::uint32_t> free_join_batches_;
   std::vector<MaxMinSystem::ConstraintId> join_cons_;
   std::vector<std::uint32_t> done_;
+  // Deliveries of one completion event, batched by the instant they are due (the flows that
+  // end together mostly share a path latency): one engine event per batch, callbacks in the
+  // order the flows completed. Open batches (this event's) are looked up by time; a delivery
+  // that runs at once (no end delay) closes them, so later ones cannot overtake what it
+  // schedules.
+  struct DeliveryBatch {
+    std::int64_t at_ps = 0;
+    std::vector<std::function<void()>> callbacks;
+  };
+  std::vector<DeliveryBatch> delivery_batches_;
+  std::vector<std::uint32_t> free_delivery_batches_;
+  std::vector<std::uint32_t> open_deliveries_;
   EventId completion_event_;
   std::int64_t completion_event_ps_ = INT64_MAX;
   bool solve_pending_ = false;

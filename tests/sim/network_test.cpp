@@ -188,6 +188,28 @@ TEST(Network, ACompletionWindowBatchesNearlySimultaneousEndsNeverEarly) {
   }
 }
 
+TEST(Network, FlowsEndingTogetherAreDeliveredAfterTheirOwnLatencyInCompletionOrder) {
+  // Four 1 MB flows on one 40 GB/s link end together at 100 us; two have a 2 us end delay
+  // (delivered at 102 us, in the order they completed: flow slot order), one 5 us (105 us),
+  // one none (at once, 100 us). Deliveries due together share one engine event, but each
+  // runs at its own time and in completion order.
+  Sim r({link(40, Time::zero())});
+  std::vector<int> order;
+  auto start = [&](int i, Time end_delay) {
+    r.net->start_flow({.path = std::vector<LinkId>{L0}, .bytes = 1e6, .end_delay = end_delay, .on_complete = [&, i] {
+                         order.push_back(i);
+                         r.done.push_back(r.engine.now());
+                       }});
+  };
+  start(0, 2_us);
+  start(1, 5_us);
+  start(2, 2_us);
+  start(3, Time::zero());
+  r.engine.run();
+  EXPECT_EQ(order, (std::vector<int>{3, 0, 2, 1}));
+  EXPECT_EQ(r.done, (std::vector<Time>{100_us, 102_us, 102_us, 105_us}));
+}
+
 TEST(Network, ZeroCapacityLinksAreRejected) {
   Engine e;
   std::vector<LinkSpec> l = {link(0, Time::zero())};
