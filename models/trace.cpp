@@ -147,7 +147,7 @@ LinkClassUtilization link_class_utilization(const TrainingTimeline& timeline, co
   // nothing is sent on this engine.
   Engine engine;
   Network network(engine, topo.links());
-  const TransferService transfers(engine, network, topo, costs);
+  const TransferService transfers(engine, network, topo, costs, {.cache_routes = true});  // every layer sends the same pairs
   // `wire` bytes on link l at a constant rate over [a, b] (all in one bin when b == a).
   auto spread_on = [&](LinkId l, double wire, std::int64_t a, std::int64_t b) {
     const auto i0 = std::min<std::size_t>(static_cast<std::size_t>(a / w), B - 1);

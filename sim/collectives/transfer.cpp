@@ -8,8 +8,9 @@
 
 namespace moesim {
 
-TransferService::TransferService(Engine& engine, Network& network, const Topology& topology, const CostFactors& costs)
-    : engine_(engine), network_(network), topology_(topology), costs_(costs) {
+TransferService::TransferService(Engine& engine, Network& network, const Topology& topology, const CostFactors& costs,
+                                 Options options)
+    : engine_(engine), network_(network), topology_(topology), costs_(costs), options_(options) {
   if (!costs_.collective().pxn || topology_.node_count() < 2) return;
   for (int g = 0; g < topology_.gpu_count(); ++g) max_rails_ = std::max(max_rails_, topology_.rail(GpuId::from(g)) + 1);
   by_node_rail_.resize(static_cast<std::size_t>(topology_.node_count()) * max_rails_);
@@ -33,11 +34,13 @@ GpuId TransferService::pxn_proxy(GpuId src, GpuId dst) const {
   return topology_.transport(src, proxy) == Transport::NVLink ? proxy : src;
 }
 
-const TransferService::Route& TransferService::route(GpuId src, GpuId dst) const {
-  bool inserted = false;
-  std::uint32_t& slot = route_index_.find_or_insert((std::uint64_t{src.value()} << 32) | dst.value(), 0u, inserted);
-  if (!inserted) return routes_[slot];
-  slot = static_cast<std::uint32_t>(routes_.size());  // the index is not touched below
+TransferService::Route TransferService::route(GpuId src, GpuId dst) const {
+  std::uint32_t* slot = nullptr;
+  if (options_.cache_routes) {
+    bool inserted = false;
+    slot = &route_index_.find_or_insert((std::uint64_t{src.value()} << 32) | dst.value(), 0u, inserted);
+    if (!inserted) return routes_[*slot];
+  }
   const GpuId proxy = pxn_proxy(src, dst);
   if (proxy == src) {
     topology_.path(src, dst, path_);
@@ -47,16 +50,20 @@ const TransferService::Route& TransferService::route(GpuId src, GpuId dst) const
     path_.insert(path_.end(), tail_.begin(), tail_.end());
   }
   MOESIM_CHECK(!path_.empty(), "no path from GPU {} to GPU {}", src, dst);
-  Route r{std::numeric_limits<double>::infinity(), Time::zero(), topology_.transport(src, dst),
-          static_cast<std::uint32_t>(route_links_.size()), static_cast<std::uint32_t>(path_.size())};
+  Route r{std::numeric_limits<double>::infinity(), Time::zero(), topology_.transport(src, dst), 0,
+          static_cast<std::uint32_t>(path_.size())};
   for (LinkId l : path_) {
     const LinkSpec& spec = topology_.link(l);
     r.capacity_Bps = std::min(r.capacity_Bps, spec.capacity_Bps);
     r.latency += spec.latency;
   }
-  route_links_.insert(route_links_.end(), path_.begin(), path_.end());
-  routes_.push_back(r);
-  return routes_.back();
+  if (slot) {  // the index is not touched since find_or_insert
+    *slot = static_cast<std::uint32_t>(routes_.size());
+    r.first = static_cast<std::uint32_t>(route_links_.size());
+    route_links_.insert(route_links_.end(), path_.begin(), path_.end());
+    routes_.push_back(r);
+  }
+  return r;
 }
 
 TransferService::MessageCost TransferService::cost_of(const Route& r, double bytes, int repeat) const {
@@ -71,7 +78,7 @@ void TransferService::send(GpuId src, GpuId dst, double bytes, std::function<voi
     network_.start_flow({.path = {}, .bytes = 0, .on_complete = std::move(on_delivered)});
     return;
   }
-  const Route& r = route(src, dst);
+  const Route r = route(src, dst);
   const MessageCost c = cost_of(r, bytes, repeat);
   network_.start_flow({.path = links_of(r),
                        .bytes = bytes,
@@ -88,7 +95,7 @@ TransferService::MessageCost TransferService::message_cost(GpuId src, GpuId dst,
     path.clear();
     return MessageCost{.capacity_Bps = std::numeric_limits<double>::infinity()};
   }
-  const Route& r = route(src, dst);
+  const Route r = route(src, dst);
   const auto links = links_of(r);
   path.assign(links.begin(), links.end());
   return cost_of(r, bytes, repeat);
@@ -147,7 +154,7 @@ void TransferService::send_switch(SwitchOp op, GpuId gpu, std::span<const GpuId>
 
 Time TransferService::isolated_time(GpuId src, GpuId dst, double bytes) const {
   if (src == dst) return Time::zero();
-  const MessageCost c = message_cost(src, dst, bytes, path_);
+  const MessageCost c = cost_of(route(src, dst), bytes, 1);
   return c.overhead + Time::from_seconds_ceil(bytes / (c.efficiency * c.capacity_Bps)) + c.latency;
 }
 

@@ -35,12 +35,21 @@ namespace moesim {
 /// Latency: GPU->NVSwitch plus NVSwitch->GPU (one GPU-GPU hop); one NVLink per-message overhead.
 enum class SwitchOp : std::uint8_t { None, Reduce, Multicast };
 
+struct TransferOptions {
+  /// Keep each (src, dst) route after its first use (about 60 bytes a pair). Pays when the
+  /// same pairs send again and again (a training step's all-to-alls); a one-shot collective
+  /// over many pairs is faster without (docs/PERFORMANCE.md: 1,024-GPU all-to-all).
+  bool cache_routes = false;
+};
+
 class TransferService {
  public:
+  using Options = TransferOptions;
   /// All references must outlive the service.
-  TransferService(Engine& engine, Network& network, const Topology& topology, const CostFactors& costs);
-  TransferService(Engine&, Network&, const Topology&, CostFactors&&) = delete;  // would dangle
-  TransferService(Engine&, Network&, Topology&&, const CostFactors&) = delete;
+  TransferService(Engine& engine, Network& network, const Topology& topology, const CostFactors& costs,
+                  Options options = {});
+  TransferService(Engine&, Network&, const Topology&, CostFactors&&, Options = {}) = delete;  // would dangle
+  TransferService(Engine&, Network&, Topology&&, const CostFactors&, Options = {}) = delete;
 
   /// `repeat` > 1: the transfer stands for `repeat` back-to-back messages of bytes/repeat each
   /// (macro-steps of a long ring): the protocol is chosen for one message, and the overhead
@@ -74,8 +83,8 @@ class TransferService {
   Network& network() { return network_; }
 
  private:
-  // A (src, dst) route, computed once per pair (a training step sends the same pairs in
-  // every all-to-all): its links are route_links_[first, first + links).
+  // A (src, dst) route: links_of(r) are its links, valid until the next route() call
+  // (cached: route_links_[first, first + links); else path_).
   struct Route {
     double capacity_Bps;
     Time latency;
@@ -83,8 +92,10 @@ class TransferService {
     std::uint32_t first;
     std::uint32_t links;
   };
-  const Route& route(GpuId src, GpuId dst) const;
-  std::span<const LinkId> links_of(const Route& r) const { return {route_links_.data() + r.first, r.links}; }
+  Route route(GpuId src, GpuId dst) const;
+  std::span<const LinkId> links_of(const Route& r) const {
+    return {(options_.cache_routes ? route_links_.data() : path_.data()) + r.first, r.links};
+  }
   MessageCost cost_of(const Route& r, double bytes, int repeat) const;
   /// The PXN proxy for src -> dst, or src itself when PXN does not apply.
   GpuId pxn_proxy(GpuId src, GpuId dst) const;
@@ -93,10 +104,10 @@ class TransferService {
   Network& network_;
   const Topology& topology_;
   const CostFactors& costs_;
+  Options options_;
   mutable std::vector<LinkId> path_;
   mutable std::vector<LinkId> tail_;
-  // Route cache: (src << 32 | dst) -> index in routes_. O(pairs used) memory, about 60 bytes
-  // a pair (the routes of a 1,024-GPU all-to-all: ~60 MiB).
+  // Route cache (Options::cache_routes): (src << 32 | dst) -> index in routes_.
   mutable FlatIndex route_index_;
   mutable std::vector<Route> routes_;
   mutable std::vector<LinkId> route_links_;
