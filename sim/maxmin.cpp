@@ -24,8 +24,8 @@ constexpr double kResumBelow = 1e-6;
 constexpr std::size_t kMaxGuessedJoins = 256;
 // Re-levelling moves variables to the bottleneck a failed check names (pivots) at most this
 // many times, and at most this many existing variables in all.
-constexpr int kMaxPivots = 32;
-constexpr std::size_t kMaxPivotedVars = 512;
+constexpr int kMaxPivots = 128;
+constexpr std::size_t kMaxPivotedVars = 2048;
 // Budget of re-levellings of groups levelled before in the same solve: past it, the levels
 // are taken to depend on each other in a cycle and the solve falls back to (A').
 constexpr std::size_t kRelevelAgainPerGroup = 8;
