@@ -60,7 +60,11 @@ void first_choices(const RoutingInput& in, int gpu, int k, std::span<std::uint16
   const int depth = g.depth();
   const int S = g.tokens_per_gpu();
   const auto all = g.choices(gpu);
-  if (k <= depth) {
+  if (k == depth) {  // the sample's rows are the choices
+    std::copy_n(all.begin(), static_cast<std::ptrdiff_t>(S) * k, out.begin());
+    return;
+  }
+  if (k < depth) {
     for (int t = 0; t < S; ++t)
       std::copy_n(all.begin() + static_cast<std::ptrdiff_t>(t) * depth, k, out.begin() + static_cast<std::ptrdiff_t>(t) * k);
     return;
