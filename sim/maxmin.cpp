@@ -307,6 +307,7 @@ void MaxMinSystem::solve(std::vector<GroupId>* changed_groups, std::vector<VarId
   }
   ++stats_.solves;
   const bool joins = !fresh_.empty();
+  region_seeded_ = false;
   if (fresh_.size() <= kMaxGuessedJoins) {
     if (relevel(changed_groups, moved)) {
       ++stats_.relevels;
@@ -317,7 +318,7 @@ void MaxMinSystem::solve(std::vector<GroupId>* changed_groups, std::vector<VarId
     changed_groups->clear();
     moved->clear();
   }
-  if (joins) seed_region(++epoch_);  // a failed re-levelling may not have seeded its region
+  if (!region_seeded_) seed_region(++epoch_);  // re-levelling did not run, or failed before seeding its region
   if (local_refill(changed_groups, moved)) {
     ++stats_.local_refills;
     finish_solve();
@@ -441,6 +442,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
       if (!passive(c)) dload_of(c) += level;
   }
   seed_region(ep);
+  region_seeded_ = true;
   for (GroupId g : region_) {
     heap_.push_back({groups_[g].level, g});
     groups_[g].heaped = ep;

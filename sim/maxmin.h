@@ -303,6 +303,7 @@ class MaxMinSystem {
   std::vector<VarId> pivot_vars_;
   std::uint32_t relevel_id_ = 0;
   std::vector<GroupId> region_;
+  bool region_seeded_ = false;  // region_ holds this solve's seed (re-levelling got that far)
   std::uint32_t region_epoch_ = 0;
   std::vector<double> saved_loads_;
   std::vector<ConstraintId> dloaded_;
