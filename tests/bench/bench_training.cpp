@@ -12,7 +12,8 @@ using namespace moesim;
 namespace {
 
 void run(benchmark::State& state, int nodes, int experts, int layers, const char* strategy,
-         Fidelity fidelity = Fidelity::Flow, AllReduceAlgorithm allreduce = AllReduceAlgorithm::Auto) {
+         Fidelity fidelity = Fidelity::Flow, AllReduceAlgorithm allreduce = AllReduceAlgorithm::Auto,
+         int planning_threads = 0) {
   const Topology topo = load_cluster("p4d.24xlarge", nodes);
   ModelConfig m = load_model("switch-base-128");
   apply_overrides(m, std::vector<std::pair<std::string, std::string>>{{"num_experts", std::to_string(experts)},
@@ -22,6 +23,7 @@ void run(benchmark::State& state, int nodes, int experts, int layers, const char
   o.strategy = strategy;
   o.fidelity = fidelity;
   o.allreduce_algorithm = allreduce;
+  o.planning_threads = planning_threads;
   TrainingStepResult r;
   for (auto _ : state) r = simulate_training_step(topo, costs, m, o);
   state.counters["gpus"] = topo.gpu_count();
@@ -38,6 +40,12 @@ void BM_SwitchBase128_16x8(benchmark::State& s) { run(s, 16, 128, 12, "switch");
 // still end together (one solve for many); the tree's uneven edges spread their ends out.
 void BM_SwitchBase128_16x8_Ring(benchmark::State& s) {
   run(s, 16, 128, 12, "switch", Fidelity::Flow, AllReduceAlgorithm::Ring);
+}
+// One step, everything on one thread: the case to count instructions on
+// (valgrind --tool=cachegrind --cache-sim=no ... --benchmark_filter=BM_SwitchBase128_16x8_Serial),
+// which, unlike wall time on a shared machine, does not move between runs.
+void BM_SwitchBase128_16x8_Serial(benchmark::State& s) {
+  run(s, 16, 128, 12, "switch", Fidelity::Flow, AllReduceAlgorithm::Auto, 1);
 }
 void BM_SwitchBase128_16x8_Fluid(benchmark::State& s) { run(s, 16, 128, 12, "switch", Fidelity::Fluid); }
 void BM_Switch_Gpus_Fluid(benchmark::State& s) { run(s, static_cast<int>(s.range(0)), 128, 12, "switch", Fidelity::Fluid); }
@@ -72,6 +80,7 @@ void BM_Smile_16x8(benchmark::State& s) { run(s, 16, 128, 12, "smile"); }
 
 BENCHMARK(BM_SwitchBase128_16x8)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_SwitchBase128_16x8_Ring)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_SwitchBase128_16x8_Serial)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_Switch_Gpus)->Arg(2)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_Switch_Experts)->Arg(32)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_Switch_Layers)->Arg(4)->Arg(12)->Arg(24)->Unit(benchmark::kMillisecond)->Iterations(1);
