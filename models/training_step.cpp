@@ -1,11 +1,9 @@
 #include "models/training_step.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <memory>
 #include <numeric>
-#include <thread>
 
 #include "models/compute_cost.h"
 #include "models/dispatch_plan.h"
@@ -14,6 +12,7 @@
 #include "sim/collectives/collectives.h"
 #include "sim/collectives/fluid.h"
 #include "sim/error.h"
+#include "sim/parallel_for.h"
 #include "topologies/catalog.h"
 
 namespace moesim {
@@ -136,25 +135,16 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
     // Plan i depends only on its layer and the seed: any number of threads gives the same
     // plans. A failure is reported as the serial loop would: the lowest layer's first.
     std::vector<std::exception_ptr> failed(plans.size());
-    std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-      for (std::size_t i = next++; i < plans.size(); i = next++) {
-        try {
-          const GatingSample gating = sample_gating(model, layout, moe_layers[i], options.seed);
-          plans[i] = strategy->plan(
-              RoutingInput{.model = model, .layout = layout, .gating = gating, .cost_s_per_byte = cost_per_byte});
-        } catch (...) {
-          failed[i] = std::current_exception();
-        }
+    const std::size_t threads = thread_count(static_cast<std::size_t>(std::max(0, options.planning_threads)), plans.size());
+    parallel_for(plans.size(), threads, [&](std::size_t i) {
+      try {
+        const GatingSample gating = sample_gating(model, layout, moe_layers[i], options.seed);
+        plans[i] = strategy->plan(
+            RoutingInput{.model = model, .layout = layout, .gating = gating, .cost_s_per_byte = cost_per_byte});
+      } catch (...) {
+        failed[i] = std::current_exception();
       }
-    };
-    const std::size_t hw = std::max(1u, std::thread::hardware_concurrency());
-    const std::size_t threads =
-        std::min(plans.size(), options.planning_threads > 0 ? static_cast<std::size_t>(options.planning_threads) : hw);
-    std::vector<std::thread> pool;
-    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
+    });
     for (const auto& e : failed)
       if (e) std::rethrow_exception(e);
   }

@@ -1,10 +1,8 @@
 // moesim run / moesim compare: one training iteration under one or several routing strategies.
 #include <algorithm>
-#include <atomic>
 #include <exception>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -12,6 +10,7 @@
 #include "models/trace.h"
 #include "models/training_step.h"
 #include "sim/error.h"
+#include "sim/parallel_for.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
 #include "tools/run_setup.h"
@@ -117,28 +116,20 @@ void run_compare(const RunArgs& a) {
   // threads; rows keep the strategies' order, so the output does not depend on `jobs`.
   std::vector<Row> rows(names.size());
   std::vector<std::exception_ptr> fatal(names.size());
-  std::atomic<std::size_t> next{0};
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  const auto jobs = static_cast<std::size_t>(std::min<std::size_t>(a.jobs ? a.jobs : hw, names.size()));
-  auto worker = [&] {
-    for (std::size_t i = next++; i < names.size(); i = next++) {
-      rows[i].name = names[i];
-      try {
-        TrainingStepOptions o = options_for(a, p, names[i], true);
-        if (jobs > 1) o.planning_threads = 1;  // the strategies already share the cores
-        rows[i].r = simulate_training_step(p.topo, p.costs, p.model, o);
-      } catch (const InvariantError&) {
-        fatal[i] = std::current_exception();
-      } catch (const Error& e) {
-        if (names[i] == a.baseline) fatal[i] = std::current_exception();
-        rows[i].error = e.what();
-      }
+  const std::size_t jobs = thread_count(static_cast<std::size_t>(a.jobs), names.size());
+  parallel_for(names.size(), jobs, [&](std::size_t i) {
+    rows[i].name = names[i];
+    try {
+      TrainingStepOptions o = options_for(a, p, names[i], true);
+      if (jobs > 1) o.planning_threads = 1;  // the strategies already share the cores
+      rows[i].r = simulate_training_step(p.topo, p.costs, p.model, o);
+    } catch (const InvariantError&) {
+      fatal[i] = std::current_exception();
+    } catch (const Error& e) {
+      if (names[i] == a.baseline) fatal[i] = std::current_exception();
+      rows[i].error = e.what();
     }
-  };
-  std::vector<std::thread> threads;
-  for (std::size_t t = 1; t < jobs; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
+  });
   for (const auto& e : fatal)
     if (e) std::rethrow_exception(e);  // the first failing strategy in the list's order
   const double base = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == a.baseline; })->r->iteration_time_s;
