@@ -306,7 +306,6 @@ void MaxMinSystem::solve(std::vector<GroupId>* changed_groups, std::vector<VarId
     return;
   }
   ++stats_.solves;
-  const bool joins = !fresh_.empty();
   region_seeded_ = false;
   if (fresh_.size() <= kMaxGuessedJoins) {
     if (relevel(changed_groups, moved)) {

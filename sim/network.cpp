@@ -349,14 +349,13 @@ void Network::deliver(std::uint32_t f) {
 }
 
 void Network::run_delivery_batch(std::uint32_t b) {
-  // Callbacks may start flows and complete others, which opens new batches: run from a copy.
+  // The callbacks run from a local vector: they start flows, which may grow the pools.
   std::vector<std::function<void()>> callbacks;
   callbacks.swap(delivery_batches_[b].callbacks);
-  free_delivery_batches_.push_back(b);
   for (auto& cb : callbacks) cb();
   callbacks.clear();
-  // Keep the buffer, unless a callback's completion took the slot again (it then holds one).
-  if (delivery_batches_[b].callbacks.empty()) delivery_batches_[b].callbacks.swap(callbacks);
+  delivery_batches_[b].callbacks.swap(callbacks);  // keep the buffer
+  free_delivery_batches_.push_back(b);
 }
 
 }  // namespace moesim

@@ -67,7 +67,6 @@ TransferService::Route TransferService::route(GpuId src, GpuId dst) const {
 }
 
 TransferService::MessageCost TransferService::cost_of(const Route& r, double bytes, int repeat) const {
-  MOESIM_CHECK(repeat >= 1, "repeat must be >= 1, got {}", repeat);
   const ProtocolCost& p = costs_.transport(r.transport).choose(bytes / repeat, r.capacity_Bps);
   return MessageCost{.capacity_Bps = r.capacity_Bps, .latency = r.latency, .overhead = p.overhead, .efficiency = p.efficiency};
 }

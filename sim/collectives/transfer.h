@@ -96,7 +96,7 @@ class TransferService {
   std::span<const LinkId> links_of(const Route& r) const {
     return {(options_.cache_routes ? route_links_.data() : path_.data()) + r.first, r.links};
   }
-  MessageCost cost_of(const Route& r, double bytes, int repeat) const;
+  MessageCost cost_of(const Route& r, double bytes, int repeat) const;  // repeat >= 1 (checked by the callers)
   /// The PXN proxy for src -> dst, or src itself when PXN does not apply.
   GpuId pxn_proxy(GpuId src, GpuId dst) const;
 
