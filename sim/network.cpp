@@ -314,9 +314,8 @@ void Network::on_completion_event() {
   // Deliver after the bookkeeping so callbacks may start new flows safely.
   std::vector<std::uint32_t> done;
   done.swap(done_);
-  open_deliveries_.clear();
+  open_deliveries_.clear();  // batches of earlier completion events are closed
   for (std::uint32_t f : done) deliver(f);
-  open_deliveries_.clear();
   if (done_.empty()) done_.swap(done);  // keep the buffer
   arm_completion_event();
 }
