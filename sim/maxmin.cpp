@@ -217,7 +217,10 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
     join_group(v, bound_group(bound));  // a bound-only variable is alone: its value is its bound
   } else {
     var.fresh = true;
-    fresh_.push_back(v);
+    if (!var.listed) {
+      var.listed = true;
+      fresh_.push_back(v);
+    }
   }
   ++live_vars_;
   return v;
@@ -345,7 +348,7 @@ void MaxMinSystem::seed_region(std::uint32_t ep, bool keep) {
 void MaxMinSystem::finish_solve() {
   for (ConstraintId c : dirty_cons_) is_dirty_[c] = 0;
   dirty_cons_.clear();
-  for (VarId v : fresh_) vars_[v].fresh = false;
+  for (VarId v : fresh_) vars_[v].fresh = vars_[v].listed = false;
   fresh_.clear();
   threshold_ = kUnbounded;
 }
@@ -785,7 +788,7 @@ void MaxMinSystem::refill(std::vector<GroupId>* changed_groups, std::vector<VarI
 
   fill(refill_);
   apply_fill(changed_groups, moved);
-  for (VarId v : fresh_) vars_[v].fresh = false;
+  for (VarId v : fresh_) vars_[v].fresh = vars_[v].listed = false;
   fresh_.clear();
   threshold_ = kUnbounded;
 }
@@ -825,7 +828,7 @@ void MaxMinSystem::solve_full(std::vector<GroupId>* changed_groups, std::vector<
   for (VarId v : refill_) vars_[v].reached = epoch_;
   fill(refill_);
   apply_fill(changed_groups, moved);
-  for (VarId v : fresh_) vars_[v].fresh = false;
+  for (VarId v : fresh_) vars_[v].fresh = vars_[v].listed = false;
   fresh_.clear();
   threshold_ = kUnbounded;
   need_full_ = false;

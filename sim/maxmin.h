@@ -184,6 +184,8 @@ class MaxMinSystem {
     std::uint8_t size_class = 0;   // block capacity = 1 << size_class
     bool alive = false;
     bool fresh = false;            // added since the last solve
+    bool listed = false;           // its slot is in fresh_ (a variable removed before a solve
+                                   // leaves its entry there, which a reuse of the slot takes over)
     bool frozen = false;           // scratch during a fill
   };
   std::span<ConstraintId> cons_of(VarId v) { return {var_cons_.data() + vars_[v].slot, vars_[v].n}; }

@@ -390,6 +390,59 @@ TEST(MaxMin, ADominatedConstraintBindsAgainOnceAVariableBypassesItsDominator) {
   EXPECT_DOUBLE_EQ(s.value(y), 15.0);
 }
 
+TEST(MaxMin, PassiveConstraintsThatTurnOrdinaryUnderChurnKeepEveryAllocationExact) {
+  // Node-like systems: GPU i has a PCIe link (wide) and shares a NIC (narrow) with GPU i^1;
+  // most variables cross src PCIe, src NIC, dst NIC and dst PCIe (so the PCIe links start
+  // passive, dominated by the NICs), some cross one PCIe link alone (which makes it ordinary
+  // again), others a pair of NVLink-like links. Constraint lists come in shuffled order.
+  // Variables arrive and leave at random; every solve must equal a from-scratch solve, so a
+  // constraint that turns ordinary must be counted from then on by every variable on it.
+  Rng rng{23};
+  for (int trial = 0; trial < 25; ++trial) {
+    const int gpus = 4 + 2 * rng.below(3);
+    MaxMinSystem s, full;
+    auto add_constraint = [&](double cap) {
+      full.add_constraint(cap);
+      return s.add_constraint(cap);
+    };
+    std::vector<C> pcie, nic, nvl;
+    for (int i = 0; i < gpus; ++i) pcie.push_back(add_constraint(20 + 10 * rng.uniform()));
+    for (int i = 0; i < gpus / 2; ++i) nic.push_back(add_constraint(8 + 4 * rng.uniform()));
+    for (int i = 0; i < gpus; ++i) nvl.push_back(add_constraint(40 + 20 * rng.uniform()));
+    std::vector<MaxMinSystem::VarId> live, live_full;
+    for (int step = 0; step < 150; ++step) {
+      if (live.empty() || rng.below(5) < 3) {
+        const int a = rng.below(gpus);
+        int b = rng.below(gpus - 1);
+        if (b >= a) ++b;
+        std::vector<C> u;
+        const int kind = rng.below(10);
+        if (kind < 7) u = {pcie[a], nic[a / 2], nic[b / 2], pcie[b]};
+        else if (kind < 8) u = {pcie[a]};
+        else u = {nvl[a], nvl[b]};
+        if (u.size() == 4 && a / 2 == b / 2) u = {pcie[a], nic[a / 2], pcie[b]};
+        for (std::size_t i = u.size(); i > 1; --i) std::swap(u[i - 1], u[rng.below(static_cast<int>(i))]);
+        const double bound = rng.below(8) == 0 ? 1 + 4 * rng.uniform() : MaxMinSystem::kUnbounded;
+        live.push_back(s.add_variable(u, bound));
+        live_full.push_back(full.add_variable(u, bound));
+      } else {
+        const int k = rng.below(static_cast<int>(live.size()));
+        s.remove_variable(live[k]);
+        full.remove_variable(live_full[k]);
+        live.erase(live.begin() + k);
+        live_full.erase(live_full.begin() + k);
+      }
+      if (rng.below(3) == 0) continue;  // several changes in one solve, sometimes
+      s.solve();
+      full.solve_all();
+      expect_maxmin_optimal(s, live);
+      for (std::size_t i = 0; i < live.size(); ++i)
+        ASSERT_NEAR(s.value(live[i]), full.value(live_full[i]), 1e-9 * std::max(1.0, full.value(live_full[i])))
+            << "trial " << trial << " step " << step;
+    }
+  }
+}
+
 TEST(MaxMin, GroupsHoldEveryVariableAtItsGroupsLevel) {
   // Three flows on a 12-wide link share it (one group at 4); a capped flow sits in its bound's group.
   MaxMinSystem s;
