@@ -118,7 +118,24 @@ void MaxMinSystem::activate(ConstraintId c) {
   Constraint& K = cons_[c];
   ndom_[c] = 0;
   K.load = 0;
+  ++stats_.activations;
   for (VarId u : K.vars) {
+    // Move c from u's passive part to its place (by id) in the ordinary part.
+    Var& var = vars_[u];
+    ConstraintId* cs = var_cons_.data() + var.slot;
+    std::uint32_t* ps = var_pos_.data() + var.slot;
+    std::uint32_t j = var.na;
+    while (j < var.n && cs[j] != c) ++j;
+    MOESIM_CHECK(j < var.n, "max-min: passive constraint {} is not in the passive part of variable {}", c, u);
+    const std::uint32_t pos = ps[j];
+    std::uint32_t i = j;
+    for (; i > 0 && (i > var.na || cs[i - 1] > c); --i) {
+      cs[i] = cs[i - 1];
+      ps[i] = ps[i - 1];
+    }
+    cs[i] = c;
+    ps[i] = pos;
+    ++var.na;
     K.load += value(u);
     // Nobody is bottlenecked on a passive constraint, so c is not u's group's constraint.
     if (vars_[u].group != kNoGroup) edge_add(vars_[u].group, c);
@@ -134,8 +151,8 @@ void MaxMinSystem::join_group(VarId v, GroupId g) {
   G.members.push_back(v);
   ++G.size;
   if (std::isfinite(var.bound)) ++G.bounded;
-  for (ConstraintId c : cons_of(v))
-    if (c != G.constraint && !passive(c)) edge_add(g, c);
+  for (ConstraintId c : active_of(v))
+    if (c != G.constraint) edge_add(g, c);
 }
 
 void MaxMinSystem::leave_group(VarId v) {
@@ -148,8 +165,8 @@ void MaxMinSystem::leave_group(VarId v) {
   G.members.pop_back();
   --G.size;
   if (std::isfinite(var.bound)) --G.bounded;
-  for (ConstraintId c : cons_of(v))
-    if (c != G.constraint && !passive(c)) edge_sub(g, c);
+  for (ConstraintId c : active_of(v))
+    if (c != G.constraint) edge_sub(g, c);
   var.group = kNoGroup;
 }
 
@@ -206,13 +223,23 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
       else ndom_[c] = kept;
     }
   }
-  for (std::uint32_t k = 0; k < n; ++k) {
-    const ConstraintId c = constraints[k];
+  // The block: ordinary constraints first, by increasing id, then the passive ones.
+  std::uint32_t na = 0;
+  for (ConstraintId c : constraints) na += passive(c) ? 0 : 1;
+  std::uint32_t next_active = 0, next_passive = na;
+  for (ConstraintId c : constraints) {
+    std::uint32_t k = passive(c) ? next_passive++ : next_active++;
+    if (k < na)
+      for (; k > 0 && var_cons_[var.slot + k - 1] > c; --k) {
+        var_cons_[var.slot + k] = var_cons_[var.slot + k - 1];
+        var_pos_[var.slot + k] = var_pos_[var.slot + k - 1];
+      }
     var_cons_[var.slot + k] = c;
     var_pos_[var.slot + k] = static_cast<std::uint32_t>(cons_[c].vars.size());
     cons_[c].vars.push_back(v);
     mark_dirty(c);
   }
+  var.na = static_cast<std::uint16_t>(na);
   if (constraints.empty()) {
     join_group(v, bound_group(bound));  // a bound-only variable is alone: its value is its bound
   } else {
@@ -262,6 +289,7 @@ void MaxMinSystem::remove_variable(VarId v) {
   var.alive = false;
   var.fresh = false;
   var.n = 0;
+  var.na = 0;
   free_vars_.push_back(v);
   --live_vars_;
 }
@@ -382,8 +410,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
     if (!var.alive || !var.fresh) continue;
     GroupId best = kNoGroup;
     double best_share = kUnbounded;
-    for (ConstraintId c : cons_of(v)) {
-      if (passive(c)) continue;
+    for (ConstraintId c : active_of(v)) {
       const Constraint& K = cons_[c];
       const Group& G = groups_[K.group];
       const double residual = std::max(0.0, K.capacity - K.load);
@@ -440,8 +467,7 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
   };
   for (VarId v : joined_) {
     const double level = groups_[vars_[v].group].level;
-    for (ConstraintId c : cons_of(v))
-      if (!passive(c)) dload_of(c) += level;
+    for (ConstraintId c : active_of(v)) dload_of(c) += level;
   }
   seed_region(ep);
   region_seeded_ = true;
@@ -503,8 +529,8 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
       const GroupId g = vars_[v].group;
       const double level = level_now(g);
       if (level > vars_[v].bound) return failed;
-      for (ConstraintId c : cons_of(v))
-        if (c != groups_[g].constraint && !passive(c) && !fits(c, level)) return {g, c};
+      for (ConstraintId c : active_of(v))
+        if (c != groups_[g].constraint && !fits(c, level)) return {g, c};
       return passed;
     };
     for (VarId v : joined_)
@@ -584,11 +610,10 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
       }
       leave_group(u);
       join_group(u, to);
-      for (ConstraintId c : cons_of(u))
-        if (!passive(c)) {
-          if (delta != 0) dload_of(c) += delta;
-          enqueue(cons_[c].group);
-        }
+      for (ConstraintId c : active_of(u)) {
+        if (delta != 0) dload_of(c) += delta;
+        enqueue(cons_[c].group);
+      }
     }
     ++stats_.pivots;
   }
@@ -617,9 +642,8 @@ bool MaxMinSystem::relevel(std::vector<GroupId>* changed_groups, std::vector<Var
 void MaxMinSystem::index_candidates(const std::vector<VarId>& vars) {
   touched_.clear();
   for (VarId v : vars)
-    for (ConstraintId c : cons_of(v)) {
+    for (ConstraintId c : active_of(v)) {
       Constraint& k = cons_[c];
-      if (ndom_[c] > 0) continue;  // passive
       if (k.stamp != epoch_) {
         k.stamp = epoch_;
         k.cand_end = 0;
@@ -638,9 +662,8 @@ void MaxMinSystem::index_candidates(const std::vector<VarId>& vars) {
   cand_vars_.resize(off);
   for (VarId v : vars) {
     const double val = value(v);
-    for (ConstraintId c : cons_of(v)) {
+    for (ConstraintId c : active_of(v)) {
       Constraint& k = cons_[c];
-      if (ndom_[c] > 0) continue;
       cand_vars_[k.cand_end++] = v;
       k.rem += val;
     }
@@ -689,8 +712,7 @@ bool MaxMinSystem::local_refill(std::vector<GroupId>* changed_groups, std::vecto
     for (VarId v : refill_) {
       const Var& var = vars_[v];
       const bool changed = var.new_value != value(v);
-      for (ConstraintId c : cons_of(v)) {
-        if (passive(c)) continue;
+      for (ConstraintId c : active_of(v)) {
         const GroupId x = cons_[c].group;
         if (groups_[x].region == mark || groups_[x].size == 0) continue;
         if (changed || var.new_group == x) grow(x);
@@ -768,8 +790,8 @@ void MaxMinSystem::refill(std::vector<GroupId>* changed_groups, std::vector<VarI
       if (vars_[v].reached == epoch_) continue;
       vars_[v].reached = epoch_;
       refill_.push_back(v);
-      for (ConstraintId c2 : cons_of(v))
-        if (cons_[c2].reached != epoch_ && !passive(c2)) {
+      for (ConstraintId c2 : active_of(v))
+        if (cons_[c2].reached != epoch_) {
           cons_[c2].reached = epoch_;
           queue.push_back(c2);
         }
@@ -871,9 +893,8 @@ void MaxMinSystem::fill(std::vector<VarId>& vars) {
     var.new_group = g;
     const double old = var.fresh ? 0.0 : value(v);
     const double delta = rate - old;
-    for (ConstraintId c : cons_of(v)) {
+    for (ConstraintId c : active_of(v)) {  // passive ones never bind; their load is not kept
       Constraint& k = cons_[c];
-      if (ndom_[c] > 0) continue;  // passive: never binds, its load is not kept
       k.load += delta;
       if (c == except) continue;
       k.rem -= rate;

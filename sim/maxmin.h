@@ -163,6 +163,7 @@ class MaxMinSystem {
     std::uint64_t vars_moved = 0;     // variables that changed group (new ones excluded)
     std::uint64_t joins_relevelled = 0;  // new variables placed by re-levelling (not refilled)
     std::uint64_t pivots = 0;         // moves of a group's members to a new bottleneck by re-levelling
+    std::uint64_t activations = 0;    // passive constraints made ordinary (a variable bypassed their dominators)
   };
   const Stats& stats() const { return stats_; }
 
@@ -181,6 +182,7 @@ class MaxMinSystem {
     std::uint32_t slot = 0;        // first index of its block in var_cons_ / var_pos_
     std::uint32_t pivot_mark = 0;  // scratch: pivoted by this re-levelling
     std::uint16_t n = 0;           // constraints used
+    std::uint16_t na = 0;          // of those, ordinary (not passive): the first na of its block
     std::uint8_t size_class = 0;   // block capacity = 1 << size_class
     bool alive = false;
     bool fresh = false;            // added since the last solve
@@ -190,6 +192,9 @@ class MaxMinSystem {
   };
   std::span<ConstraintId> cons_of(VarId v) { return {var_cons_.data() + vars_[v].slot, vars_[v].n}; }
   std::span<const ConstraintId> cons_of(VarId v) const { return {var_cons_.data() + vars_[v].slot, vars_[v].n}; }
+  /// v's ordinary constraints, by increasing id: every loop of the solver skips the passive
+  /// ones, so a block keeps them last (activate() moves a constraint over).
+  std::span<const ConstraintId> active_of(VarId v) const { return {var_cons_.data() + vars_[v].slot, vars_[v].na}; }
   // Constraints and groups: the fields the re-levelling reads per edge come first, so they
   // share a cache line; the lists follow.
   struct Constraint {

@@ -398,6 +398,7 @@ TEST(MaxMin, PassiveConstraintsThatTurnOrdinaryUnderChurnKeepEveryAllocationExac
   // Variables arrive and leave at random; every solve must equal a from-scratch solve, so a
   // constraint that turns ordinary must be counted from then on by every variable on it.
   Rng rng{23};
+  std::uint64_t activations = 0;
   for (int trial = 0; trial < 25; ++trial) {
     const int gpus = 4 + 2 * rng.below(3);
     MaxMinSystem s, full;
@@ -440,7 +441,9 @@ TEST(MaxMin, PassiveConstraintsThatTurnOrdinaryUnderChurnKeepEveryAllocationExac
         ASSERT_NEAR(s.value(live[i]), full.value(live_full[i]), 1e-9 * std::max(1.0, full.value(live_full[i])))
             << "trial " << trial << " step " << step;
     }
+    activations += s.stats().activations;
   }
+  EXPECT_GT(activations, 100u);  // the case this test is for did happen
 }
 
 TEST(MaxMin, GroupsHoldEveryVariableAtItsGroupsLevel) {
