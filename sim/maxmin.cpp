@@ -45,6 +45,7 @@ MaxMinSystem::ConstraintId MaxMinSystem::add_constraint(double capacity) {
   groups_.back().constraint = c;
   is_dirty_.push_back(0);
   ndom_.push_back(0);
+  marks_.push_back(0);
   return c;
 }
 
@@ -195,11 +196,26 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
   var.group = kNoGroup;
   var.alive = true;
   var.fresh = false;
-  for (ConstraintId c : constraints) MOESIM_CHECK(c < cons_.size(), "unknown constraint {}", c);
+  // Mark v's constraints (crosses() below is one load) and check them.
+  if (++mark_epoch_ == 0) {
+    std::fill(marks_.begin(), marks_.end(), 0u);
+    mark_epoch_ = 1;
+  }
+  for (ConstraintId c : constraints) {
+    MOESIM_CHECK(c < cons_.size(), "unknown constraint {}", c);
+    MOESIM_CHECK(marks_[c] != mark_epoch_, "a variable crosses constraint {} twice", c);
+    marks_[c] = mark_epoch_;
+  }
+  auto crosses = [&](ConstraintId d) { return marks_[d] == mark_epoch_; };
   // Domination (see the header): the first variable on c names c's candidate dominators (the
   // up to kMaxDominators smallest of its constraints that precede c); each later one keeps
   // those it also crosses. When none is left, c becomes an ordinary constraint.
-  auto crosses = [&](ConstraintId d) { return std::find(constraints.begin(), constraints.end(), d) != constraints.end(); };
+  // The block: ordinary constraints first, by increasing id, then the passive ones. c's
+  // passivity is settled in its own iteration (activate() moves only c, in the blocks of the
+  // variables already on it), so it is placed there.
+  ConstraintId* cs = var_cons_.data() + var.slot;
+  std::uint32_t* ps = var_pos_.data() + var.slot;
+  std::uint32_t na = 0, np = 0;
   for (ConstraintId c : constraints) {
     Constraint& K = cons_[c];
     if (K.vars.empty()) {
@@ -222,21 +238,18 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
       if (kept == 0) activate(c);
       else ndom_[c] = kept;
     }
-  }
-  // The block: ordinary constraints first, by increasing id, then the passive ones.
-  std::uint32_t na = 0;
-  for (ConstraintId c : constraints) na += passive(c) ? 0 : 1;
-  std::uint32_t next_active = 0, next_passive = na;
-  for (ConstraintId c : constraints) {
-    std::uint32_t k = passive(c) ? next_passive++ : next_active++;
-    if (k < na)
-      for (; k > 0 && var_cons_[var.slot + k - 1] > c; --k) {
-        var_cons_[var.slot + k] = var_cons_[var.slot + k - 1];
-        var_pos_[var.slot + k] = var_pos_[var.slot + k - 1];
+    std::uint32_t k;
+    if (passive(c)) {
+      k = n - 1 - np++;
+    } else {
+      for (k = na++; k > 0 && cs[k - 1] > c; --k) {
+        cs[k] = cs[k - 1];
+        ps[k] = ps[k - 1];
       }
-    var_cons_[var.slot + k] = c;
-    var_pos_[var.slot + k] = static_cast<std::uint32_t>(cons_[c].vars.size());
-    cons_[c].vars.push_back(v);
+    }
+    cs[k] = c;
+    ps[k] = static_cast<std::uint32_t>(K.vars.size());
+    K.vars.push_back(v);
     mark_dirty(c);
   }
   var.na = static_cast<std::uint16_t>(na);

@@ -281,6 +281,8 @@ class MaxMinSystem {
   std::size_t live_vars_ = 0;
   std::vector<ConstraintId> dirty_cons_;
   std::vector<char> is_dirty_;
+  std::vector<std::uint32_t> marks_;  // per constraint: == mark_epoch_ while add_variable marks its constraints
+  std::uint32_t mark_epoch_ = 0;
   std::vector<std::uint8_t> ndom_;  // per constraint: its candidate dominators (0: ordinary); dense, read per incidence
   std::vector<VarId> fresh_;
   double threshold_ = kUnbounded;   // min over pending changes (removed rates, added LBs)
