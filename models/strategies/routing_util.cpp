@@ -36,22 +36,31 @@ Admission admit(std::span<const std::uint16_t> choices, int n_tokens, int k, Cap
   keep.assign(n, 1);
   Admission a;
   if (capacity.unlimited()) return a;
-  std::vector<int> load(static_cast<std::size_t>(experts), 0);
+  // Remaining room per expert, counted down (one lookup per assignment).
+  std::vector<int> room(static_cast<std::size_t>(experts));
+  for (int e = 0; e < experts; ++e) room[static_cast<std::size_t>(e)] = capacity.of(e);
+  std::size_t dropped = 0;
   for (int j = 0; j < k; ++j)
-    for (int t = 0; t < n_tokens; ++t) {
-      const auto i = static_cast<std::size_t>(t) * static_cast<std::size_t>(k) + static_cast<std::size_t>(j);
-      int& l = load[choices[i]];
-      if (l < capacity.of(choices[i])) ++l;
+    for (std::size_t i = static_cast<std::size_t>(j); i < n; i += static_cast<std::size_t>(k)) {
+      int& r = room[choices[i]];
+      if (r > 0) --r;
       else {
         keep[i] = 0;
-        a.dropped += 1;
+        ++dropped;
       }
     }
-  for (int t = 0; t < n_tokens; ++t) {
-    bool any = false;
-    for (int j = 0; j < k; ++j) any = any || keep[static_cast<std::size_t>(t * k + j)];
-    if (!any) a.tokens_fully_dropped += 1;
+  a.dropped = static_cast<double>(dropped);
+  if (k == 1) {
+    a.tokens_fully_dropped = a.dropped;
+    return a;
   }
+  std::size_t fully = 0;
+  for (std::size_t i = 0; i < n; i += static_cast<std::size_t>(k)) {
+    bool any = false;
+    for (std::size_t j = 0; j < static_cast<std::size_t>(k); ++j) any = any || keep[i + j];
+    if (!any) ++fully;
+  }
+  a.tokens_fully_dropped = static_cast<double>(fully);
   return a;
 }
 
@@ -134,9 +143,9 @@ void PlanBuilder::add_expert(int gpu, int expert, int part, double rows, double 
   p.tokens[i] += tokens;
 }
 
-void PlanBuilder::count_nodes_reached(int nodes) {
+void PlanBuilder::count_nodes_reached(int nodes, double tokens) {
   if (nodes_reached_.size() <= static_cast<std::size_t>(nodes)) nodes_reached_.resize(static_cast<std::size_t>(nodes) + 1, 0.0);
-  nodes_reached_[static_cast<std::size_t>(nodes)] += 1;
+  nodes_reached_[static_cast<std::size_t>(nodes)] += tokens;
 }
 
 void PlanBuilder::update_group(int gpu) {
@@ -215,8 +224,10 @@ void route_tokens(const RoutingInput& in, PlanBuilder& b, int k, const CapacityF
   const int E = in.layout.num_experts;
   std::vector<std::uint16_t> choices(static_cast<std::size_t>(S) * static_cast<std::size_t>(k));
   std::vector<std::uint8_t> keep;
-  std::vector<std::uint16_t> kept;
-  kept.reserve(static_cast<std::size_t>(k));
+  std::vector<std::uint16_t> kept(static_cast<std::size_t>(k));
+  // Tokens by the number of nodes their kept experts span (0..k), handed to the builder
+  // once at the end: integer counts, so the sums are the same as token by token.
+  std::vector<std::uint64_t> by_nodes(static_cast<std::size_t>(k) + 1, 0);
   for (int gpu = 0; gpu < b.gpus(); ++gpu) {
     const int base = b.group(gpu).base;
     const double rerouted = choose(gpu, choices);
@@ -228,18 +239,22 @@ void route_tokens(const RoutingInput& in, PlanBuilder& b, int k, const CapacityF
     st.tokens_fully_dropped += a.tokens_fully_dropped;
     st.rerouted_tokens += rerouted;
     for (int t = 0; t < S; ++t) {
-      kept.clear();
-      for (int j = 0; j < k; ++j) {
-        const auto i = static_cast<std::size_t>(t) * static_cast<std::size_t>(k) + static_cast<std::size_t>(j);
-        if (!keep[i]) continue;
-        const int e = choices[i];
-        kept.push_back(static_cast<std::uint16_t>(e));
-        b.add_routed(base, e, 0, padded_rows ? 0.0 : 1.0, 1.0);
+      const std::size_t row = static_cast<std::size_t>(t) * static_cast<std::size_t>(k);
+      std::size_t n = 0;
+      for (std::size_t j = 0; j < static_cast<std::size_t>(k); ++j) {
+        if (!keep[row + j]) continue;
+        const std::uint16_t e = choices[row + j];
+        kept[n++] = e;
+        if (padded_rows) b.add_routed_tokens(base, e, 0, 1.0);
+        else b.add_routed(base, e, 0, 1.0, 1.0);
       }
-      b.count_nodes_reached(b.nodes_of(gpu, kept));
-      visit(gpu, t, kept);
+      const std::span<const std::uint16_t> mine(kept.data(), n);
+      ++by_nodes[n <= 1 ? n : static_cast<std::size_t>(b.nodes_of(gpu, mine))];
+      if (visit) visit(gpu, t, mine);
     }
   }
+  for (std::size_t nodes = 0; nodes < by_nodes.size(); ++nodes)
+    if (by_nodes[nodes] > 0) b.count_nodes_reached(static_cast<int>(nodes), static_cast<double>(by_nodes[nodes]));
 }
 
 std::vector<double> flat_rows(const RoutingInput& in, PlanBuilder& b, int k, const ChooseFn& choose,
@@ -252,12 +267,14 @@ std::vector<double> flat_rows(const RoutingInput& in, PlanBuilder& b, int k, con
                          : capacity_of ? capacity_of
                                     : CapacityFn([C](int) { return Capacity{.uniform = C}; });
   std::vector<double> rows(static_cast<std::size_t>(P) * static_cast<std::size_t>(P), 0.0);
-  route_tokens(in, b, k, cap, padded, choose, [&](int gpu, int, std::span<const std::uint16_t> kept) {
-    if (padded) return;
-    const auto& owner = b.group(gpu).owner;
-    double* row = &rows[static_cast<std::size_t>(gpu) * static_cast<std::size_t>(P)];
-    for (auto e : kept) row[owner[e]] += 1;
-  });
+  VisitFn count_rows;  // padded buffers: the rows are the capacities, added below
+  if (!padded)
+    count_rows = [&](int gpu, int, std::span<const std::uint16_t> kept) {
+      const auto& owner = b.group(gpu).owner;
+      double* row = &rows[static_cast<std::size_t>(gpu) * static_cast<std::size_t>(P)];
+      for (auto e : kept) row[owner[e]] += 1;
+    };
+  route_tokens(in, b, k, cap, padded, choose, count_rows);
   if (padded) {
     // Fixed buffers: every source sends C_e rows for every expert e of its group, full or not.
     for (int gpu = 0; gpu < P; ++gpu) {

@@ -94,9 +94,14 @@ class PlanBuilder {
     p.rows[i] += rows;
     p.tokens[i] += tokens;
   }
+  /// add_routed with no rows (padded buffers: the rows are the capacities, added apart).
+  void add_routed_tokens(int base, int expert, int part, double tokens) {
+    const auto i = static_cast<std::size_t>(base) * static_cast<std::size_t>(in_.layout.experts_per_rank) + static_cast<std::size_t>(expert);
+    parts_[static_cast<std::size_t>(part)].tokens[i] += tokens;
+  }
   GpuTokenStats& stats(int gpu) { return stats_[static_cast<std::size_t>(gpu)]; }
-  /// Records one token whose kept experts span `nodes` distinct nodes.
-  void count_nodes_reached(int nodes);
+  /// Records `tokens` tokens whose kept experts span `nodes` distinct nodes.
+  void count_nodes_reached(int nodes, double tokens = 1);
   /// Counts distinct nodes among the owners of `kept` (group-local ids) for tokens of `gpu`.
   int nodes_of(int gpu, std::span<const std::uint16_t> kept);
 
@@ -129,7 +134,7 @@ class PlanBuilder {
 /// `choose(gpu, choices)` fills n_tokens x k experts and returns how many tokens it rerouted;
 /// admission under `capacity(gpu)`; then token stats, nodes reached, expert work (part 0:
 /// tokens, and rows = tokens unless `padded_rows`, where the caller adds padded rows), and
-/// `visit(gpu, token, kept experts)` per token.
+/// `visit(gpu, token, kept experts)` per token (when given).
 using ChooseFn = std::function<double(int gpu, std::span<std::uint16_t> choices)>;
 using VisitFn = std::function<void(int gpu, int token, std::span<const std::uint16_t> kept)>;
 void route_tokens(const RoutingInput& in, PlanBuilder& b, int k, const CapacityFn& capacity, bool padded_rows,
