@@ -171,7 +171,7 @@ class MaxMinSystem {
   // Variables: what the filling reads together sits in one cache line; their constraint ids
   // and their positions in those constraints' lists live in two pools, in blocks of a
   // power-of-two capacity recycled through per-size free lists.
-  struct Var {
+  struct alignas(64) Var {
     double bound = kUnbounded;
     double new_value = 0;          // scratch: value found by the fill
     GroupId group = kNoGroup;
@@ -197,7 +197,7 @@ class MaxMinSystem {
   std::span<const ConstraintId> active_of(VarId v) const { return {var_cons_.data() + vars_[v].slot, vars_[v].na}; }
   // Constraints and groups: the fields the re-levelling reads per edge come first, so they
   // share a cache line; the lists follow.
-  struct Constraint {
+  struct alignas(64) Constraint {
     double capacity = 0;
     double load = 0;               // sum of the values of its variables
     double dload = 0;              // scratch: load change found by re-levelling
@@ -220,7 +220,7 @@ class MaxMinSystem {
   bool dominates(ConstraintId d, ConstraintId c) const;
   /// Makes passive c an ordinary constraint: its load summed, its edges counted.
   void activate(ConstraintId c);
-  struct Group {
+  struct alignas(64) Group {
     double level = 0;
     double new_level = 0;          // scratch
     std::uint32_t size = 0;        // members.size()

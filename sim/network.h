@@ -81,13 +81,14 @@ class Network {
   // change of the group's rate therefore touches one group, not its flows, and a flow is
   // touched only when it changes group.
   struct Flow {
-    MaxMinSystem::VarId var = 0;
-    double bytes = 0;               // payload
-    double wire_bytes = 0;          // payload / efficiency
+    // What the solves and the group heaps touch comes first (one cache line with the rest).
     double key = 0;                 // finishes when its group's served reaches this; before it
                                     // joins a group: the wire bytes still to move
     std::uint32_t group = UINT32_MAX;
     std::uint32_t heap_pos = UINT32_MAX;  // index in its group's member heap
+    MaxMinSystem::VarId var = 0;
+    double bytes = 0;               // payload
+    double wire_bytes = 0;          // payload / efficiency
     Time end_delay;
     std::function<void()> on_complete;
   };
@@ -98,7 +99,7 @@ class Network {
   static bool member_before(const Member& a, const Member& b) {
     return a.key < b.key || (a.key == b.key && a.flow < b.flow);
   }
-  struct Group {
+  struct alignas(64) Group {  // one cache line each
     double rate = 0;                // the solver's level for the group
     double served = 0;              // wire bytes per member moved since the origin, at last_ps
     std::int64_t last_ps = 0;
