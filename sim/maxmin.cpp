@@ -133,11 +133,11 @@ void MaxMinSystem::activate(ConstraintId c) {
     for (; i > 0 && (i > var.na || cs[i - 1] > c); --i) {
       cs[i] = cs[i - 1];
       ps[i] = ps[i - 1];
-      cons_[cs[i]].kidx[ps[i]] = static_cast<std::uint16_t>(i);
+      cons_[cs[i]].at[ps[i]] = var.slot + i;
     }
     cs[i] = c;
     ps[i] = pos;
-    K.kidx[pos] = static_cast<std::uint16_t>(i);
+    K.at[pos] = var.slot + i;
     ++var.na;
     K.load += value(u);
     // Nobody is bottlenecked on a passive constraint, so c is not u's group's constraint.
@@ -252,10 +252,10 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
     cs[k] = c;
     ps[k] = static_cast<std::uint32_t>(K.vars.size());
     K.vars.push_back(v);
-    K.kidx.push_back(0);  // set below, once the block is in its final order
+    K.at.push_back(0);  // set below, once the block is in its final order
     mark_dirty(c);
   }
-  for (std::uint32_t k = 0; k < n; ++k) cons_[cs[k]].kidx[ps[k]] = static_cast<std::uint16_t>(k);
+  for (std::uint32_t k = 0; k < n; ++k) cons_[cs[k]].at[ps[k]] = var.slot + k;
   var.na = static_cast<std::uint16_t>(na);
   if (constraints.empty()) {
     join_group(v, bound_group(bound));  // a bound-only variable is alone: its value is its bound
@@ -285,12 +285,12 @@ void MaxMinSystem::remove_variable(VarId v) {
     Constraint& c = cons_[ck];
     const std::uint32_t p = var_pos_[var.slot + k];
     const VarId moved = c.vars.back();
-    const std::uint16_t moved_k = c.kidx.back();
+    const std::uint32_t moved_at = c.at.back();
     c.vars[p] = moved;
-    c.kidx[p] = moved_k;
+    c.at[p] = moved_at;
     c.vars.pop_back();
-    c.kidx.pop_back();
-    if (moved != v) var_pos_[vars_[moved].slot + moved_k] = p;
+    c.at.pop_back();
+    if (moved != v) var_pos_[moved_at] = p;
     c.load -= val;
     if (c.vars.empty() && ndom_[ck] > 0) {  // passive and empty: free again, its load exactly 0
       ndom_[ck] = 0;

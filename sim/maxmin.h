@@ -210,7 +210,7 @@ class MaxMinSystem {
     std::uint32_t cand_end = 0;
     std::array<ConstraintId, 4> dom{};  // passive (ndom_ > 0): every variable on it crosses these
     std::vector<VarId> vars;
-    std::vector<std::uint16_t> kidx;  // per entry of vars: c's index in that variable's block
+    std::vector<std::uint32_t> at;  // per entry of vars: where c sits in var_cons_ / var_pos_ (that variable's block)
     std::vector<std::uint32_t> in; // edges (h, c) of the other groups whose members cross c
   };
   static constexpr std::uint8_t kMaxDominators = 4;
@@ -270,7 +270,7 @@ class MaxMinSystem {
 
   std::vector<Var> vars_;
   std::vector<ConstraintId> var_cons_;  // per variable: its constraints (a block each)
-  std::vector<std::uint32_t> var_pos_;  // same blocks: its index in cons_[c].vars (and kidx)
+  std::vector<std::uint32_t> var_pos_;  // same blocks: its index in cons_[c].vars (and at)
   std::vector<std::vector<std::uint32_t>> free_blocks_;  // by size class: recycled slots
   std::vector<Constraint> cons_;
   std::vector<Group> groups_;
