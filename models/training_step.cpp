@@ -207,7 +207,6 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   };
   std::vector<int> all_index(P);
   std::iota(all_index.begin(), all_index.end(), 0);
-  std::vector<double> dense_bytes;  // run_phases: the current phase's bytes, dense
   auto run_phases = [&](std::span<const CommPhase> phases) {
     // Phases with the same step overlap; steps run in order.
     std::size_t i = 0;
@@ -239,12 +238,10 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
         const CommPhase& ph = phases[j];
         rec.part(category_of(ph.role) == kDispatch ? TimelinePartKind::Dispatch : TimelinePartKind::Combine, ph.name);
         // The collective asks for every pair: a dense copy answers in O(1) (P^2 doubles, freed per phase).
-        dense_bytes.assign(static_cast<std::size_t>(P) * static_cast<std::size_t>(P), 0.0);
-        for (int s = 0; s < P; ++s)
-          for (const auto& e : ph.bytes.row(s)) dense_bytes[static_cast<std::size_t>(s) * static_cast<std::size_t>(P) + e.dst] = e.bytes;
+        const std::vector<double> dense = ph.bytes.to_dense();
         const auto h = append_alltoallv(
             graph, topo, all,
-            [&](int s, int d) { return dense_bytes[static_cast<std::size_t>(s) * static_cast<std::size_t>(P) + static_cast<std::size_t>(d)]; },
+            [&](int s, int d) { return dense[static_cast<std::size_t>(s) * static_cast<std::size_t>(P) + static_cast<std::size_t>(d)]; },
             AllToAllAlgorithm::Direct, max_peers, last, category_of(ph.role));
         for (int g = 0; g < P; ++g) graph.depend(h.done[g], step_done[g]);
         ++j;

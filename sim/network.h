@@ -81,7 +81,7 @@ class Network {
   // change of the group's rate therefore touches one group, not its flows, and a flow is
   // touched only when it changes group.
   struct Flow {
-    // What the solves and the group heaps touch comes first (one cache line with the rest).
+    // What the solves and the group heaps touch comes first, so those fields share a line.
     double key = 0;                 // finishes when its group's served reaches this; before it
                                     // joins a group: the wire bytes still to move
     std::uint32_t group = UINT32_MAX;

@@ -245,8 +245,7 @@ void route_tokens(const RoutingInput& in, PlanBuilder& b, int k, const CapacityF
         if (!keep[row + j]) continue;
         const std::uint16_t e = choices[row + j];
         kept[n++] = e;
-        if (padded_rows) b.add_routed_tokens(base, e, 0, 1.0);
-        else b.add_routed(base, e, 0, 1.0, 1.0);
+        b.add_routed(base, e, 0, padded_rows ? 0.0 : 1.0, 1.0);
       }
       const std::span<const std::uint16_t> mine(kept.data(), n);
       ++by_nodes[n <= 1 ? n : static_cast<std::size_t>(b.nodes_of(gpu, mine))];

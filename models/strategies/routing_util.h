@@ -94,11 +94,6 @@ class PlanBuilder {
     p.rows[i] += rows;
     p.tokens[i] += tokens;
   }
-  /// add_routed with no rows (padded buffers: the rows are the capacities, added apart).
-  void add_routed_tokens(int base, int expert, int part, double tokens) {
-    const auto i = static_cast<std::size_t>(base) * static_cast<std::size_t>(in_.layout.experts_per_rank) + static_cast<std::size_t>(expert);
-    parts_[static_cast<std::size_t>(part)].tokens[i] += tokens;
-  }
   GpuTokenStats& stats(int gpu) { return stats_[static_cast<std::size_t>(gpu)]; }
   /// Records `tokens` tokens whose kept experts span `nodes` distinct nodes.
   void count_nodes_reached(int nodes, double tokens = 1);
