@@ -11,6 +11,7 @@ namespace moesim {
 TransferService::TransferService(Engine& engine, Network& network, const Topology& topology, const CostFactors& costs,
                                  Options options)
     : engine_(engine), network_(network), topology_(topology), costs_(costs), options_(options) {
+  if (options_.cache_routes) route_rows_.resize(topology_.gpu_count());
   if (!costs_.collective().pxn || topology_.node_count() < 2) return;
   for (int g = 0; g < topology_.gpu_count(); ++g) max_rails_ = std::max(max_rails_, topology_.rail(GpuId::from(g)) + 1);
   by_node_rail_.resize(static_cast<std::size_t>(topology_.node_count()) * max_rails_);
@@ -37,9 +38,10 @@ GpuId TransferService::pxn_proxy(GpuId src, GpuId dst) const {
 TransferService::Route TransferService::route(GpuId src, GpuId dst) const {
   std::uint32_t* slot = nullptr;
   if (options_.cache_routes) {
-    bool inserted = false;
-    slot = &route_index_.find_or_insert((std::uint64_t{src.value()} << 32) | dst.value(), 0u, inserted);
-    if (!inserted) return routes_[*slot];
+    std::vector<std::uint32_t>& row = route_rows_[src.index()];
+    if (row.empty()) row.assign(topology_.gpu_count(), kNoRoute);
+    slot = &row[dst.index()];
+    if (*slot != kNoRoute) return routes_[*slot];
   }
   const GpuId proxy = pxn_proxy(src, dst);
   if (proxy == src) {
@@ -57,7 +59,7 @@ TransferService::Route TransferService::route(GpuId src, GpuId dst) const {
     r.capacity_Bps = std::min(r.capacity_Bps, spec.capacity_Bps);
     r.latency += spec.latency;
   }
-  if (slot) {  // the index is not touched since find_or_insert
+  if (slot) {
     *slot = static_cast<std::uint32_t>(routes_.size());
     r.first = static_cast<std::uint32_t>(route_links_.size());
     route_links_.insert(route_links_.end(), path_.begin(), path_.end());

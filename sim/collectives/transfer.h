@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "sim/cost_factors.h"
-#include "sim/flat_index.h"
 #include "sim/network.h"
 #include "topologies/topology.h"
 
@@ -36,7 +35,8 @@ namespace moesim {
 enum class SwitchOp : std::uint8_t { None, Reduce, Multicast };
 
 struct TransferOptions {
-  /// Keep each (src, dst) route after its first use (about 60 bytes a pair). Pays when the
+  /// Keep each (src, dst) route after its first use (about 60 bytes a pair, plus 4 bytes per
+  /// GPU for each GPU that sends). Pays when the
   /// same pairs send again and again (a training step's all-to-alls); a one-shot collective
   /// over many pairs is faster without (docs/PERFORMANCE.md: 1,024-GPU all-to-all).
   bool cache_routes = false;
@@ -107,8 +107,11 @@ class TransferService {
   Options options_;
   mutable std::vector<LinkId> path_;
   mutable std::vector<LinkId> tail_;
-  // Route cache (Options::cache_routes): (src << 32 | dst) -> index in routes_.
-  mutable FlatIndex route_index_;
+  // Route cache (Options::cache_routes): route_rows_[src][dst] is the index in routes_ (or
+  // kNoRoute). A source's row (4 bytes per GPU) is made on its first send; a dense row
+  // rather than a hash keeps the lookups of an all-to-all, which walk dst in order, in cache.
+  static constexpr std::uint32_t kNoRoute = UINT32_MAX;
+  mutable std::vector<std::vector<std::uint32_t>> route_rows_;
   mutable std::vector<Route> routes_;
   mutable std::vector<LinkId> route_links_;
   /// A GPU's NVLink link to its node's NVSwitch (up) or back (down).
