@@ -36,24 +36,6 @@ std::string_view dtype_key(DType t) {
 
 Time seconds(double s) { return Time::from_seconds_ceil(s); }
 
-// Union length of intervals (start, end) sorted in place.
-double union_seconds(std::vector<std::pair<std::int64_t, std::int64_t>>& iv) {
-  if (iv.empty()) return 0;
-  std::sort(iv.begin(), iv.end());
-  std::int64_t total = 0, cs = iv[0].first, ce = iv[0].second;
-  for (std::size_t i = 1; i < iv.size(); ++i) {
-    if (iv[i].first > ce) {
-      total += ce - cs;
-      cs = iv[i].first;
-      ce = iv[i].second;
-    } else {
-      ce = std::max(ce, iv[i].second);
-    }
-  }
-  total += ce - cs;
-  return static_cast<double>(total) * 1e-12;
-}
-
 }  // namespace
 
 // GPU kind -> compute spec from the catalog. bf16 falls back to fp16 on GPUs without bf16
@@ -405,6 +387,7 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   }
 
   Executor exec(transfers);
+  exec.track_busy(kCategories);  // the breakdown: per GPU and category, the union of its tasks' intervals
   const Time end = exec.run(graph);
   rec.finish(end, network.link_stats(), topo);
 
@@ -421,14 +404,9 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   res.tasks = graph.size();
   res.flows = network.flows_completed();
 
-  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> iv(static_cast<std::size_t>(P) * kCategories);
-  for (const Task& t : graph.tasks()) {
-    if (t.kind == TaskKind::Marker || t.category >= kCategories) continue;
-    iv[static_cast<std::size_t>(t.src.index()) * kCategories + t.category].emplace_back(t.start.ps(), t.finish.ps());
-  }
   std::array<double, kCategories> mean{};
   for (int g = 0; g < P; ++g)
-    for (int c = 0; c < kCategories; ++c) mean[c] += union_seconds(iv[static_cast<std::size_t>(g) * kCategories + c]) / P;
+    for (int c = 0; c < kCategories; ++c) mean[c] += exec.busy(GpuId::from(g), c).seconds() / P;
   res.breakdown.compute_s = mean[kCompute];
   res.breakdown.dispatch_s = mean[kDispatch];
   res.breakdown.combine_s = mean[kCombine];

@@ -72,6 +72,7 @@ Time Executor::run(TaskGraph& graph) {
   stream_keys_.erase(std::unique(stream_keys_.begin(), stream_keys_.end()), stream_keys_.end());
   streams_.assign(stream_keys_.size(), StreamState{});
   done_ = 0;
+  busy_.assign(static_cast<std::size_t>(transfers_.topology().gpu_count()) * busy_categories_, Busy{});
 
   Engine& engine = transfers_.engine();
   const Time t0 = engine.now();
@@ -101,14 +102,14 @@ void Executor::ready(TaskId id) {
       finished(id);
       break;
     case TaskKind::Transfer:
-      t.start = engine.now();
+      started(t);
       if (t.switch_op != SwitchOp::None)
         transfers_.send_switch(t.switch_op, t.src, graph_->peer_sets_[t.peers], t.bytes, [this, id] { finished(id); });
       else
         transfers_.send(t.src, t.dst, t.bytes, [this, id] { finished(id); }, t.repeat);
       break;
     case TaskKind::Delay:
-      t.start = engine.now();
+      started(t);
       engine.schedule_after(t.duration, [this, id] { finished(id); });
       break;
     case TaskKind::Compute: {
@@ -128,7 +129,7 @@ void Executor::pump_stream(std::uint64_t idx) {
   s.busy = true;
   Engine& engine = transfers_.engine();
   Task& t = graph_->tasks_[id];
-  t.start = engine.now();
+  started(t);
   engine.schedule_after(t.duration, [this, id, idx] {
     streams_[idx].busy = false;
     finished(id);
@@ -136,9 +137,32 @@ void Executor::pump_stream(std::uint64_t idx) {
   });
 }
 
+void Executor::track_busy(int categories) {
+  MOESIM_CHECK(categories >= 0, "track_busy: {} categories", categories);
+  busy_categories_ = categories;
+}
+
+Time Executor::busy(GpuId g, int category) const {
+  MOESIM_CHECK(category >= 0 && category < busy_categories_ && g.index() * busy_categories_ < busy_.size(),
+               "busy: GPU {} category {} not tracked", g, category);
+  return Time::from_ps(busy_[g.index() * busy_categories_ + category].total_ps);
+}
+
+void Executor::started(Task& t) {
+  t.start = transfers_.engine().now();
+  if (t.category >= busy_categories_) return;
+  MOESIM_CHECK(t.src.index() < busy_.size() / busy_categories_, "task on GPU {}, the topology has {}", t.src, busy_.size() / busy_categories_);
+  Busy& b = busy_[t.src.index() * busy_categories_ + t.category];
+  if (b.running++ == 0) b.since_ps = t.start.ps();
+}
+
 void Executor::finished(TaskId id) {
   Task& t = graph_->tasks_[id];
   t.finish = transfers_.engine().now();
+  if (t.kind != TaskKind::Marker && t.category < busy_categories_) {
+    Busy& b = busy_[t.src.index() * busy_categories_ + t.category];
+    if (--b.running == 0) b.total_ps += t.finish.ps() - b.since_ps;
+  }
   ++done_;
   for (std::uint32_t e = succ_begin_[id]; e < succ_begin_[id + 1]; ++e) {
     const TaskId s = succ_[e];

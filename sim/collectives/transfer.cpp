@@ -38,6 +38,8 @@ GpuId TransferService::pxn_proxy(GpuId src, GpuId dst) const {
 TransferService::Route TransferService::route(GpuId src, GpuId dst) const {
   std::uint32_t* slot = nullptr;
   if (options_.cache_routes) {
+    MOESIM_CHECK(src.index() < route_rows_.size() && dst.index() < route_rows_.size(), "route from GPU {} to GPU {}: the topology has {} GPUs",
+                 src, dst, route_rows_.size());
     std::vector<std::uint32_t>& row = route_rows_[src.index()];
     if (row.empty()) row.assign(topology_.gpu_count(), kNoRoute);
     slot = &row[dst.index()];

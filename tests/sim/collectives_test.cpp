@@ -222,6 +222,76 @@ TEST(TaskGraph, ChainedMarkersRunOnceEachInDependencyOrder) {
   EXPECT_LE(g.task(b).finish, g.task(c).start);
 }
 
+TEST(TaskGraph, BusyTimeIsTheUnionOfEachGpuAndCategorysIntervals) {
+  // GPU 0, category 1: delays [0, 3) and [1, 2) overlap, [3, 5) touches them, [7, 8) is apart:
+  // busy 5 + 1 = 6 us. Category 2 on GPU 0: a zero-length delay (0). GPU 1, category 1: two
+  // computes on one stream run back to back, [0, 4) and [4, 6): 6 us. Category 3 is not
+  // tracked (track_busy(3)), and markers never count.
+  const Topology topo = build_simple_cluster(issue_cluster(1));
+  TaskGraph g;
+  const GpuId g0 = GpuId::from(0), g1 = GpuId::from(1);
+  const TaskId a = g.add_delay(g0, 3_us, 1);
+  g.add_delay(g0, 1_us, 1);  // [0, 1): inside a
+  const TaskId wait1 = g.add_delay(g0, 1_us, 3);
+  const TaskId b = g.add_delay(g0, 1_us, 1);  // [1, 2) after wait1
+  g.depend(wait1, b);
+  const TaskId c = g.add_delay(g0, 2_us, 1);  // [3, 5) after a
+  g.depend(a, c);
+  const TaskId wait7 = g.add_delay(g0, 7_us, 3);
+  const TaskId d = g.add_delay(g0, 1_us, 1);  // [7, 8)
+  g.depend(wait7, d);
+  g.add_delay(g0, Time::zero(), 2);
+  g.add_compute(g1, 4_us, 1);
+  g.add_compute(g1, 2_us, 1);
+  g.add_marker(1);
+  Engine e;
+  Network net(e, topo.links());
+  const CostFactors costs = CostFactors::ideal();
+  TransferService ts(e, net, topo, costs);
+  Executor exec(ts);
+  exec.track_busy(3);
+  exec.run(g);
+  EXPECT_EQ(exec.busy(g0, 1), 6_us);
+  EXPECT_EQ(exec.busy(g0, 2), Time::zero());
+  EXPECT_EQ(exec.busy(g1, 1), 6_us);
+  EXPECT_EQ(exec.busy(g1, 0), Time::zero());
+  EXPECT_THROW((void)exec.busy(g0, 3), InvariantError);
+}
+
+TEST(TaskGraph, BusyTimeMatchesASortedUnionOnAnAllToAll) {
+  // Uneven all-to-all-v on 2 nodes with default costs: many overlapping and touching
+  // transfer intervals per GPU; busy() must equal the union computed by sorting them.
+  const Topology topo = build_simple_cluster(issue_cluster(2));
+  std::vector<GpuId> ranks;
+  for (int i = 0; i < topo.gpu_count(); ++i) ranks.push_back(GpuId::from(i));
+  TaskGraph g;
+  append_alltoallv(g, topo, ranks, [](int s, int d) { return 1e5 * (1 + (s * 7 + d * 3) % 11); }, AllToAllAlgorithm::Direct, 4, {}, 2);
+  Engine e;
+  Network net(e, topo.links());
+  const CostFactors costs = CostFactors::defaults();
+  TransferService ts(e, net, topo, costs);
+  Executor exec(ts);
+  exec.track_busy(4);
+  exec.run(g);
+  for (const GpuId r : ranks) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> iv;
+    for (const Task& t : g.tasks())
+      if (t.kind == TaskKind::Transfer && t.src == r) iv.emplace_back(t.start.ps(), t.finish.ps());
+    std::sort(iv.begin(), iv.end());
+    std::int64_t total = 0, cs = iv.front().first, ce = iv.front().second;
+    for (const auto& [s, f] : iv) {
+      if (s > ce) {
+        total += ce - cs;
+        cs = s;
+      }
+      ce = std::max(ce, f);
+    }
+    total += ce - cs;
+    EXPECT_EQ(exec.busy(r, 2).ps(), total) << "GPU " << r.value();
+    EXPECT_GT(total, 0);
+  }
+}
+
 // ---- tree all-reduce (NCCL's double binary tree) -------------------------------------------
 
 namespace {
