@@ -64,22 +64,22 @@ Time Executor::run(TaskGraph& graph) {
     std::vector<std::uint32_t> fill(succ_begin_.begin(), succ_begin_.end() - 1);
     for (auto [a, b] : graph.edges_) succ_[fill[a]++] = b;
   }
-  // Compute streams: one per (gpu, stream) used.
+  // Compute streams: one per (gpu, stream) used. Every task starts unscheduled.
   stream_keys_.clear();
-  for (const Task& t : graph.tasks_)
+  for (Task& t : graph.tasks_) {
+    t.start = Time::max();
+    t.finish = Time::max();
     if (t.kind == TaskKind::Compute) stream_keys_.push_back((std::uint64_t{t.src.value()} << 16) | t.stream);
+  }
   std::sort(stream_keys_.begin(), stream_keys_.end());
   stream_keys_.erase(std::unique(stream_keys_.begin(), stream_keys_.end()), stream_keys_.end());
   streams_.assign(stream_keys_.size(), StreamState{});
   done_ = 0;
+  last_finish_ = Time::zero();
   busy_.assign(static_cast<std::size_t>(transfers_.topology().gpu_count()) * busy_categories_, Busy{});
 
   Engine& engine = transfers_.engine();
   const Time t0 = engine.now();
-  for (TaskId t = 0; t < n; ++t) {
-    graph.tasks_[t].start = Time::max();
-    graph.tasks_[t].finish = Time::max();
-  }
   // Collect the roots first: readying a marker finishes it at once, which can make later
   // tasks ready before this loop would reach them.
   std::vector<TaskId> roots;
@@ -88,9 +88,7 @@ Time Executor::run(TaskGraph& graph) {
   for (TaskId t : roots) ready(t);
   engine.run();
   MOESIM_CHECK(done_ == n, "task graph did not complete: {} of {} tasks ran (a dependency cycle?)", done_, n);
-  Time end = t0;
-  for (const Task& t : graph.tasks_) end = std::max(end, t.finish);
-  return end;
+  return std::max(t0, last_finish_);
 }
 
 void Executor::ready(TaskId id) {
@@ -159,6 +157,7 @@ void Executor::started(Task& t) {
 void Executor::finished(TaskId id) {
   Task& t = graph_->tasks_[id];
   t.finish = transfers_.engine().now();
+  last_finish_ = t.finish;  // the engine's clock never goes back: the latest finish so far
   if (t.kind != TaskKind::Marker && t.category < busy_categories_) {
     Busy& b = busy_[t.src.index() * busy_categories_ + t.category];
     if (--b.running == 0) b.total_ps += t.finish.ps() - b.since_ps;

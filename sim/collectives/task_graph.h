@@ -104,6 +104,7 @@ class Executor {
   std::vector<StreamState> streams_;
   std::vector<std::uint64_t> stream_keys_;
   std::size_t done_ = 0;
+  Time last_finish_;
   // track_busy(): per (GPU, category), tasks running, since when, and the busy time so far.
   struct Busy {
     std::uint32_t running = 0;
