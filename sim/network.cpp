@@ -297,16 +297,15 @@ void Network::on_completion_event() {
     }
     update_group_finish(g);
   }
-  done_.clear();
-  if (std::all_of(done_list_.begin(), done_list_.end(), [now](const Done& d) { return d.time_ps == now; })) {
-    // Without a completion window every flow done now ended now: the order is by slot.
-    for (const Done& d : done_list_) done_.push_back(d.flow);
-    std::sort(done_.begin(), done_.end());
-  } else {
+  // Without a completion window every flow done now ended now: then the order is by slot
+  // alone, sorted as plain integers.
+  const bool all_now = std::all_of(done_list_.begin(), done_list_.end(), [now](const Done& d) { return d.time_ps == now; });
+  if (!all_now)
     std::sort(done_list_.begin(), done_list_.end(),
               [](const Done& a, const Done& b) { return a.time_ps < b.time_ps || (a.time_ps == b.time_ps && a.flow < b.flow); });
-    for (const Done& d : done_list_) done_.push_back(d.flow);
-  }
+  done_.clear();
+  for (const Done& d : done_list_) done_.push_back(d.flow);
+  if (all_now) std::sort(done_.begin(), done_.end());
   for (std::uint32_t f : done_) {
     Flow& flow = flows_[f];
     for (auto c : system_.constraints_of(flow.var)) {

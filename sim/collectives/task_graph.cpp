@@ -140,18 +140,22 @@ void Executor::track_busy(int categories) {
   busy_categories_ = categories;
 }
 
+std::size_t Executor::busy_index(GpuId g, int category) const {
+  return g.index() * static_cast<std::size_t>(busy_categories_) + static_cast<std::size_t>(category);
+}
+
 Time Executor::busy(GpuId g, int category) const {
-  MOESIM_CHECK(category >= 0 && category < busy_categories_ && g.index() * busy_categories_ < busy_.size(),
+  MOESIM_CHECK(category >= 0 && category < busy_categories_ && busy_index(g, category) < busy_.size(),
                "busy: GPU {} category {} not tracked", g, category);
-  return Time::from_ps(busy_[g.index() * busy_categories_ + category].total_ps);
+  return Time::from_ps(busy_[busy_index(g, category)].total_ps);
 }
 
 void Executor::started(Task& t) {
   t.start = transfers_.engine().now();
   if (t.category >= busy_categories_) return;
-  MOESIM_CHECK(t.src.index() < busy_.size() / busy_categories_, "task on GPU {}, the topology has {}", t.src, busy_.size() / busy_categories_);
-  Busy& b = busy_[t.src.index() * busy_categories_ + t.category];
-  if (b.running++ == 0) b.since_ps = t.start.ps();
+  const std::size_t i = busy_index(t.src, t.category);
+  MOESIM_CHECK(i < busy_.size(), "task on GPU {}, the topology has {}", t.src, busy_.size() / busy_categories_);
+  if (busy_[i].running++ == 0) busy_[i].since_ps = t.start.ps();
 }
 
 void Executor::finished(TaskId id) {
@@ -159,7 +163,7 @@ void Executor::finished(TaskId id) {
   t.finish = transfers_.engine().now();
   last_finish_ = t.finish;  // the engine's clock never goes back: the latest finish so far
   if (t.kind != TaskKind::Marker && t.category < busy_categories_) {
-    Busy& b = busy_[t.src.index() * busy_categories_ + t.category];
+    Busy& b = busy_[busy_index(t.src, t.category)];  // started() checked the index
     if (--b.running == 0) b.total_ps += t.finish.ps() - b.since_ps;
   }
   ++done_;

@@ -90,6 +90,7 @@ class Executor {
   void finished(TaskId t);
   void pump_stream(std::uint64_t key);
   void started(Task& t);  // sets t.start to now
+  std::size_t busy_index(GpuId g, int category) const;  // into busy_
 
   TransferService& transfers_;
   TaskGraph* graph_ = nullptr;

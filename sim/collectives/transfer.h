@@ -36,9 +36,9 @@ enum class SwitchOp : std::uint8_t { None, Reduce, Multicast };
 
 struct TransferOptions {
   /// Keep each (src, dst) route after its first use (about 60 bytes a pair, plus 4 bytes per
-  /// GPU for each GPU that sends). Pays when the
-  /// same pairs send again and again (a training step's all-to-alls); a one-shot collective
-  /// over many pairs is faster without (docs/PERFORMANCE.md: 1,024-GPU all-to-all).
+  /// GPU for each GPU that sends). Pays when the same pairs send again and again (a training
+  /// step's all-to-alls); a one-shot collective over many pairs is faster without
+  /// (docs/PERFORMANCE.md: 1,024-GPU all-to-all).
   bool cache_routes = false;
 };
 

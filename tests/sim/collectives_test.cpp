@@ -222,6 +222,42 @@ TEST(TaskGraph, ChainedMarkersRunOnceEachInDependencyOrder) {
   EXPECT_LE(g.task(b).finish, g.task(c).start);
 }
 
+// ---- tree all-reduce (NCCL's double binary tree) -------------------------------------------
+
+namespace {
+
+std::vector<GpuId> all_gpus(const Topology& topo) {
+  std::vector<GpuId> ranks;
+  for (int g = 0; g < topo.gpu_count(); ++g) ranks.push_back(GpuId::from(g));
+  return ranks;
+}
+
+CollectiveResult allreduce(const Topology& topo, const CostFactors& costs, double S, AllReduceAlgorithm a) {
+  return simulate_collective(topo, costs, CollectiveOp::AllReduce, S, {.allreduce_algorithm = a});
+}
+
+// Chunk bytes of one tree of the issue cluster on `nodes` nodes (4 channels x 2 trees).
+double issue_tree_chunk(double S, const TreePipeline& p) {
+  const double D = S / 8;
+  return D / p.chunks(D);
+}
+
+// Runs `g` with the busy time of `categories` categories tracked (Executor::track_busy).
+struct TrackedRun {
+  TrackedRun(const Topology& topo, CostFactors c, TaskGraph& g, int categories)
+      : net(engine, topo.links()), costs(std::move(c)), transfers(engine, net, topo, costs), exec(transfers) {
+    exec.track_busy(categories);
+    exec.run(g);
+  }
+  Engine engine;
+  Network net;
+  CostFactors costs;
+  TransferService transfers;
+  Executor exec;
+};
+
+}  // namespace
+
 TEST(TaskGraph, BusyTimeIsTheUnionOfEachGpuAndCategorysIntervals) {
   // GPU 0, category 1: delays [0, 3) and [1, 2) overlap, [3, 5) touches them, [7, 8) is apart:
   // busy 5 + 1 = 6 us. Category 2 on GPU 0: a zero-length delay (0). GPU 1, category 1: two
@@ -244,13 +280,8 @@ TEST(TaskGraph, BusyTimeIsTheUnionOfEachGpuAndCategorysIntervals) {
   g.add_compute(g1, 4_us, 1);
   g.add_compute(g1, 2_us, 1);
   g.add_marker(1);
-  Engine e;
-  Network net(e, topo.links());
-  const CostFactors costs = CostFactors::ideal();
-  TransferService ts(e, net, topo, costs);
-  Executor exec(ts);
-  exec.track_busy(3);
-  exec.run(g);
+  const TrackedRun run(topo, CostFactors::ideal(), g, 3);
+  const Executor& exec = run.exec;
   EXPECT_EQ(exec.busy(g0, 1), 6_us);
   EXPECT_EQ(exec.busy(g0, 2), Time::zero());
   EXPECT_EQ(exec.busy(g1, 1), 6_us);
@@ -262,17 +293,11 @@ TEST(TaskGraph, BusyTimeMatchesASortedUnionOnAnAllToAll) {
   // Uneven all-to-all-v on 2 nodes with default costs: many overlapping and touching
   // transfer intervals per GPU; busy() must equal the union computed by sorting them.
   const Topology topo = build_simple_cluster(issue_cluster(2));
-  std::vector<GpuId> ranks;
-  for (int i = 0; i < topo.gpu_count(); ++i) ranks.push_back(GpuId::from(i));
+  const std::vector<GpuId> ranks = all_gpus(topo);
   TaskGraph g;
   append_alltoallv(g, topo, ranks, [](int s, int d) { return 1e5 * (1 + (s * 7 + d * 3) % 11); }, AllToAllAlgorithm::Direct, 4, {}, 2);
-  Engine e;
-  Network net(e, topo.links());
-  const CostFactors costs = CostFactors::defaults();
-  TransferService ts(e, net, topo, costs);
-  Executor exec(ts);
-  exec.track_busy(4);
-  exec.run(g);
+  const TrackedRun run(topo, CostFactors::defaults(), g, 4);
+  const Executor& exec = run.exec;
   for (const GpuId r : ranks) {
     std::vector<std::pair<std::int64_t, std::int64_t>> iv;
     for (const Task& t : g.tasks())
@@ -291,28 +316,6 @@ TEST(TaskGraph, BusyTimeMatchesASortedUnionOnAnAllToAll) {
     EXPECT_GT(total, 0);
   }
 }
-
-// ---- tree all-reduce (NCCL's double binary tree) -------------------------------------------
-
-namespace {
-
-std::vector<GpuId> all_gpus(const Topology& topo) {
-  std::vector<GpuId> ranks;
-  for (int g = 0; g < topo.gpu_count(); ++g) ranks.push_back(GpuId::from(g));
-  return ranks;
-}
-
-CollectiveResult allreduce(const Topology& topo, const CostFactors& costs, double S, AllReduceAlgorithm a) {
-  return simulate_collective(topo, costs, CollectiveOp::AllReduce, S, {.allreduce_algorithm = a});
-}
-
-// Chunk bytes of one tree of the issue cluster on `nodes` nodes (4 channels x 2 trees).
-double issue_tree_chunk(double S, const TreePipeline& p) {
-  const double D = S / 8;
-  return D / p.chunks(D);
-}
-
-}  // namespace
 
 TEST(AllReduceAlgorithm, PrintsAndParsesItsNames) {
   for (auto a : {AllReduceAlgorithm::Ring, AllReduceAlgorithm::Tree, AllReduceAlgorithm::Nvls, AllReduceAlgorithm::Auto})
