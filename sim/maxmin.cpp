@@ -31,6 +31,7 @@ constexpr std::size_t kMaxPivotedVars = 2048;
 constexpr std::size_t kRelevelAgainPerGroup = 8;
 constexpr std::size_t kRelevelAgainExtra = 64;
 constexpr MaxMinSystem::ConstraintId kNoConstraint = std::numeric_limits<MaxMinSystem::ConstraintId>::max();
+constexpr MaxMinSystem::VarId kNoVar = std::numeric_limits<MaxMinSystem::VarId>::max();
 
 std::uint64_t edge_key(std::uint32_t g, std::uint32_t c) { return (std::uint64_t{g} << 32) | c; }
 }  // namespace
@@ -45,6 +46,7 @@ MaxMinSystem::ConstraintId MaxMinSystem::add_constraint(double capacity) {
   groups_.back().constraint = c;
   is_dirty_.push_back(0);
   ndom_.push_back(0);
+  declared_dom_.push_back(kNoConstraint);
   marks_.push_back(0);
   return c;
 }
@@ -53,7 +55,8 @@ void MaxMinSystem::set_capacity(ConstraintId c, double capacity) {
   MOESIM_CHECK(capacity >= 0 && std::isfinite(capacity), "constraint capacity must be finite and >= 0, got {}", capacity);
   // Domination compares capacities: a change may end it anywhere.
   for (ConstraintId d = 0; d < cons_.size(); ++d)
-    if (passive(d)) activate(d);
+    if (declared_dominated(d)) undeclare(d, kNoVar);
+    else if (passive(d)) activate(d);
   cons_[c].capacity = capacity;
   need_full_ = true;
   mark_dirty(c);
@@ -111,6 +114,34 @@ void MaxMinSystem::edge_sub(GroupId g, ConstraintId c) {
   free_edges_.push_back(e);
 }
 
+void MaxMinSystem::declare_dominated(ConstraintId c, ConstraintId d) {
+  MOESIM_CHECK(c < cons_.size() && d < cons_.size() && c != d, "max-min: declaring constraint {} dominated by {} ({} constraints)", c, d,
+               cons_.size());
+  MOESIM_CHECK(dominates(d, c), "max-min: constraint {} (capacity {}) cannot dominate {} (capacity {})", d, cons_[d].capacity, c,
+               cons_[c].capacity);
+  MOESIM_CHECK(cons_[c].vars.empty() && !passive(c), "max-min: constraint {} is declared dominated after variables joined it", c);
+  ndom_[c] = kDeclared;
+  declared_dom_[c] = d;
+}
+
+void MaxMinSystem::undeclare(ConstraintId c, VarId adding) {
+  Constraint& K = cons_[c];
+  ++stats_.undeclared;
+  declared_dom_[c] = kNoConstraint;
+  for (VarId u = 0; u < vars_.size(); ++u) {
+    const Var& var = vars_[u];
+    if (!var.alive || u == adding) continue;
+    for (std::uint32_t j = var.na; j < var.n; ++j)
+      if (var_cons_[var.slot + j] == c) {
+        var_pos_[var.slot + j] = static_cast<std::uint32_t>(K.vars.size());
+        K.vars.push_back(u);
+        K.at.push_back(var.slot + j);
+        break;
+      }
+  }
+  activate(c);  // passive (ndom_ > 0) until here: moves c into the ordinary parts
+}
+
 bool MaxMinSystem::dominates(ConstraintId d, ConstraintId c) const {
   return cons_[d].capacity < cons_[c].capacity || (cons_[d].capacity == cons_[c].capacity && d < c);
 }
@@ -133,7 +164,7 @@ void MaxMinSystem::activate(ConstraintId c) {
     for (; i > 0 && (i > var.na || cs[i - 1] > c); --i) {
       cs[i] = cs[i - 1];
       ps[i] = ps[i - 1];
-      cons_[cs[i]].at[ps[i]] = var.slot + i;
+      if (!declared_dominated(cs[i])) cons_[cs[i]].at[ps[i]] = var.slot + i;
     }
     cs[i] = c;
     ps[i] = pos;
@@ -220,6 +251,13 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
   std::uint32_t na = 0, np = 0;
   for (ConstraintId c : constraints) {
     Constraint& K = cons_[c];
+    if (ndom_[c] == kDeclared) {
+      if (crosses(declared_dom_[c])) {  // passive, no list, nothing to re-solve
+        cs[n - 1 - np++] = c;
+        continue;
+      }
+      undeclare(c, v);
+    }
     if (K.vars.empty()) {
       std::uint8_t& nd = ndom_[c];
       nd = 0;
@@ -255,7 +293,9 @@ MaxMinSystem::VarId MaxMinSystem::add_variable(std::span<const ConstraintId> con
     K.at.push_back(0);  // set below, once the block is in its final order
     mark_dirty(c);
   }
-  for (std::uint32_t k = 0; k < n; ++k) cons_[cs[k]].at[ps[k]] = var.slot + k;
+  for (std::uint32_t k = 0; k < n - np; ++k) cons_[cs[k]].at[ps[k]] = var.slot + k;
+  for (std::uint32_t k = n - np; k < n; ++k)
+    if (!declared_dominated(cs[k])) cons_[cs[k]].at[ps[k]] = var.slot + k;
   var.na = static_cast<std::uint16_t>(na);
   if (constraints.empty()) {
     join_group(v, bound_group(bound));  // a bound-only variable is alone: its value is its bound
@@ -282,6 +322,7 @@ void MaxMinSystem::remove_variable(VarId v) {
   }
   for (std::uint32_t k = 0; k < var.n; ++k) {
     const ConstraintId ck = var_cons_[var.slot + k];
+    if (ndom_[ck] == kDeclared) continue;  // no list
     Constraint& c = cons_[ck];
     const std::uint32_t p = var_pos_[var.slot + k];
     const VarId moved = c.vars.back();
@@ -308,6 +349,7 @@ void MaxMinSystem::remove_variable(VarId v) {
 }
 
 double MaxMinSystem::load(ConstraintId c) const {
+  MOESIM_CHECK(!declared_dominated(c), "max-min: the load of declared-dominated constraint {} is not tracked", c);
   double s = 0;
   for (VarId v : cons_[c].vars) s += value(v);
   return s;

@@ -88,6 +88,13 @@
 // its edges counted from its variables then). An emptied constraint starts afresh. A
 // capacity change makes every constraint ordinary.
 //
+// Declared domination. The dynamic rule still lists a passive constraint's variables (to
+// activate it) and updates that list on every arrival and departure, which on a busy PCIe
+// link is a cache miss each time. A caller that knows every path a variable can take (the
+// TransferService knows every GPU pair's route) may declare c dominated by d for good
+// (declare_dominated): c keeps no list and costs one check per arrival (does the variable
+// cross d?) and nothing per departure. The allocation is the same as with the dynamic rule.
+//
 // Worked example (tested in tests/sim/maxmin_test.cpp, "parking lot"): constraints A, B of
 // capacity 1; variable x0 uses A and B, x1 uses A, x2 uses B. Filling raises all three to 0.5,
 // where A and B saturate together: x0 = x1 = x2 = 0.5.
@@ -113,6 +120,14 @@ class MaxMinSystem {
 
   ConstraintId add_constraint(double capacity);
   void set_capacity(ConstraintId c, double capacity);
+  /// Declares that every variable that will cross c also crosses d, where d precedes c (see
+  /// "Declared domination" above); c must have no variables yet. c is then passive from its
+  /// first variable on and keeps no list of its variables (variables_of(c) is empty and
+  /// load(c) is not tracked). A variable that crosses c but not d ends the declaration: c's
+  /// list is rebuilt from every variable (O(incidences), once) and it is an ordinary
+  /// constraint from then on, so a wrong declaration costs time, never the allocation.
+  void declare_dominated(ConstraintId c, ConstraintId d);
+  bool declared_dominated(ConstraintId c) const { return ndom_[c] == kDeclared; }
   double capacity(ConstraintId c) const { return cons_[c].capacity; }
   std::size_t constraint_count() const { return cons_.size(); }
 
@@ -136,7 +151,7 @@ class MaxMinSystem {
 
   /// Sum of the current values of the variables on c.
   double load(ConstraintId c) const;
-  /// Variables currently using c.
+  /// Variables currently using c (none listed for a declared-dominated c).
   std::span<const VarId> variables_of(ConstraintId c) const { return cons_[c].vars; }
   std::span<const ConstraintId> constraints_of(VarId v) const { return cons_of(v); }
 
@@ -164,6 +179,7 @@ class MaxMinSystem {
     std::uint64_t joins_relevelled = 0;  // new variables placed by re-levelling (not refilled)
     std::uint64_t pivots = 0;         // moves of a group's members to a new bottleneck by re-levelling
     std::uint64_t activations = 0;    // passive constraints made ordinary (a variable bypassed their dominators)
+    std::uint64_t undeclared = 0;     // of those, declared-dominated ones (a variable bypassed the declaration)
   };
   const Stats& stats() const { return stats_; }
 
@@ -214,7 +230,11 @@ class MaxMinSystem {
     std::vector<std::uint32_t> in; // edges (h, c) of the other groups whose members cross c
   };
   static constexpr std::uint8_t kMaxDominators = 4;
+  static constexpr std::uint8_t kDeclared = 0xFF;  // ndom_ of a declared-dominated constraint
   bool passive(ConstraintId c) const { return ndom_[c] > 0; }
+  /// Ends c's declaration (a variable other than `adding` crosses c without its dominator, or
+  /// capacities change): lists c's variables from their blocks, then activate(c).
+  void undeclare(ConstraintId c, VarId adding);
   /// d may dominate c: smaller capacity, or the same and a smaller id (a strict order, so two
   /// constraints never make each other passive).
   bool dominates(ConstraintId d, ConstraintId c) const;
@@ -284,7 +304,8 @@ class MaxMinSystem {
   std::vector<char> is_dirty_;
   std::vector<std::uint32_t> marks_;  // per constraint: == mark_epoch_ while add_variable marks its constraints
   std::uint32_t mark_epoch_ = 0;
-  std::vector<std::uint8_t> ndom_;  // per constraint: its candidate dominators (0: ordinary); dense, read per incidence
+  std::vector<std::uint8_t> ndom_;  // per constraint: its candidate dominators (0: ordinary, kDeclared: declared); dense, read per incidence
+  std::vector<ConstraintId> declared_dom_;  // per constraint: its declared dominator (if ndom_ == kDeclared)
   std::vector<VarId> fresh_;
   double threshold_ = kUnbounded;   // min over pending changes (removed rates, added LBs)
   bool need_full_ = true;

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "sim/error.h"
+
 using namespace moesim;
 using C = MaxMinSystem::ConstraintId;
 
@@ -444,6 +446,108 @@ TEST(MaxMin, PassiveConstraintsThatTurnOrdinaryUnderChurnKeepEveryAllocationExac
     activations += s.stats().activations;
   }
   EXPECT_GT(activations, 100u);  // the case this test is for did happen
+}
+
+TEST(MaxMin, ADeclaredDominatedConstraintKeepsNoListUntilAVariableBypassesItsDominator) {
+  // The PCIe/NIC case above, with the PCIe link declared dominated by the NIC up front.
+  MaxMinSystem s;
+  const C pcie = s.add_constraint(30), nic = s.add_constraint(12);
+  s.declare_dominated(pcie, nic);
+  const C both[] = {pcie, nic}, pcie_only[] = {pcie};
+  const auto a = s.add_variable(both), b = s.add_variable(both);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(a), 6.0);
+  EXPECT_DOUBLE_EQ(s.value(b), 6.0);
+  EXPECT_TRUE(s.declared_dominated(pcie));
+  EXPECT_TRUE(s.variables_of(pcie).empty());
+  EXPECT_EQ(s.constraints_of(a).size(), 2u);  // a still crosses both (stats read this)
+  EXPECT_THROW((void)s.load(pcie), InvariantError);
+  // A flow over PCIe alone ends the declaration: the link is listed and binds again.
+  const auto x = s.add_variable(pcie_only);
+  s.solve();
+  EXPECT_FALSE(s.declared_dominated(pcie));
+  EXPECT_EQ(s.stats().undeclared, 1u);
+  EXPECT_EQ(s.variables_of(pcie).size(), 3u);
+  EXPECT_DOUBLE_EQ(s.value(x), 18.0);
+  EXPECT_DOUBLE_EQ(s.load(pcie), 30.0);
+  s.remove_variable(a);
+  s.remove_variable(b);
+  s.solve();
+  EXPECT_DOUBLE_EQ(s.value(x), 30.0);
+}
+
+TEST(MaxMin, DeclaringDominationChecksTheOrderAndThatTheConstraintIsUnused) {
+  MaxMinSystem s;
+  const C wide = s.add_constraint(30), narrow = s.add_constraint(12), same = s.add_constraint(12);
+  EXPECT_THROW(s.declare_dominated(narrow, wide), InvariantError);  // wider cannot dominate
+  EXPECT_THROW(s.declare_dominated(narrow, same), InvariantError);  // equal: only the smaller id
+  EXPECT_THROW(s.declare_dominated(wide, wide), InvariantError);
+  EXPECT_THROW(s.declare_dominated(wide, 7), InvariantError);
+  s.declare_dominated(same, narrow);
+  const C on_wide[] = {wide};
+  (void)s.add_variable(on_wide);
+  EXPECT_THROW(s.declare_dominated(wide, narrow), InvariantError);  // already has a variable
+}
+
+TEST(MaxMin, DeclaredDominationUnderChurnAndCapacityChangesMatchesAFullSolve) {
+  // The churn case above with every PCIe link declared dominated by its NIC: the 4-link
+  // flows keep the declarations, the PCIe-only ones end them while other flows are on the
+  // link (its list is rebuilt from their blocks), and a capacity change ends them all.
+  Rng rng{41};
+  std::uint64_t undeclared = 0, solved_declared = 0;
+  for (int trial = 0; trial < 25; ++trial) {
+    const int gpus = 4 + 2 * rng.below(3);
+    MaxMinSystem s, full;
+    auto add_constraint = [&](double cap) {
+      full.add_constraint(cap);
+      return s.add_constraint(cap);
+    };
+    std::vector<C> pcie, nic;
+    for (int i = 0; i < gpus; ++i) pcie.push_back(add_constraint(20 + 10 * rng.uniform()));
+    for (int i = 0; i < gpus / 2; ++i) nic.push_back(add_constraint(8 + 4 * rng.uniform()));
+    for (int i = 0; i < gpus; ++i) s.declare_dominated(pcie[i], nic[i / 2]);
+    std::vector<MaxMinSystem::VarId> live, live_full;
+    for (int step = 0; step < 150; ++step) {
+      if (step == 120) {  // capacities move: every declaration ends
+        const double cap = 8 + 4 * rng.uniform();
+        s.set_capacity(nic[0], cap);
+        full.set_capacity(nic[0], cap);
+        for (C c : pcie) ASSERT_FALSE(s.declared_dominated(c));
+      } else if (live.empty() || rng.below(5) < 3) {
+        const int a = rng.below(gpus);
+        int b = rng.below(gpus - 1);
+        if (b >= a) ++b;
+        std::vector<C> u = {pcie[a], nic[a / 2], nic[b / 2], pcie[b]};
+        if (a / 2 == b / 2) u = {pcie[a], nic[a / 2], pcie[b]};
+        if (rng.below(25) == 0) u = {pcie[a]};
+        for (std::size_t i = u.size(); i > 1; --i) std::swap(u[i - 1], u[rng.below(static_cast<int>(i))]);
+        const double bound = rng.below(8) == 0 ? 1 + 4 * rng.uniform() : MaxMinSystem::kUnbounded;
+        live.push_back(s.add_variable(u, bound));
+        live_full.push_back(full.add_variable(u, bound));
+      } else {
+        const int k = rng.below(static_cast<int>(live.size()));
+        s.remove_variable(live[k]);
+        full.remove_variable(live_full[k]);
+        live.erase(live.begin() + k);
+        live_full.erase(live_full.begin() + k);
+      }
+      if (rng.below(3) == 0) continue;
+      s.solve();
+      full.solve_all();
+      expect_maxmin_optimal(full, live_full);
+      if (std::any_of(pcie.begin(), pcie.end(), [&](C c) { return s.declared_dominated(c); })) ++solved_declared;
+      for (std::size_t i = 0; i < live.size(); ++i)
+        ASSERT_NEAR(s.value(live[i]), full.value(live_full[i]), 1e-9 * std::max(1.0, full.value(live_full[i])))
+            << "trial " << trial << " step " << step;
+      for (C c : pcie)
+        if (!s.declared_dominated(c)) {
+          ASSERT_NEAR(s.load(c), full.load(c), 1e-9 * std::max(1.0, full.load(c)));
+        }
+    }
+    undeclared += s.stats().undeclared;
+  }
+  EXPECT_GT(undeclared, 50u);        // declarations ended under load
+  EXPECT_GT(solved_declared, 500u);  // and many solves ran with declarations in force
 }
 
 TEST(MaxMin, GroupsHoldEveryVariableAtItsGroupsLevel) {
