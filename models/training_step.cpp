@@ -93,7 +93,9 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   // Engine pieces (the TransferService also prices ta-moe's per-pair costs).
   Engine engine;
   Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
-  TransferService transfers(engine, network, topo, costs, {.cache_routes = true});  // the phases send the same pairs
+  // The phases send the same pairs (cache), over PCIe links their NICs dominate (declare).
+  TransferService transfers(engine, network, topo, costs,
+                            {.cache_routes = true, .declare_dominated_links = options.fidelity == Fidelity::Flow});
 
   std::vector<double> cost_per_byte;
   if (strategy->needs_costs()) {

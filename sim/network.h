@@ -66,6 +66,13 @@ class Network {
   /// Starts a flow now. The callback runs when the flow is delivered.
   void start_flow(FlowSpec spec);
 
+  /// Declares that every flow that will cross link `l` also crosses `by`, whose capacity is
+  /// smaller (or equal, with a smaller index): `l` never limits a rate, and the solver keeps
+  /// no list of its flows (sim/maxmin.h, "Declared domination"). Before any flow uses `l`. A
+  /// flow that crosses `l` but not `by` ends the declaration (slower, same rates).
+  void declare_dominated(LinkId l, LinkId by) { system_.declare_dominated(l.value(), by.value()); }
+  bool declared_dominated(LinkId l) const { return system_.declared_dominated(l.value()); }
+
   std::size_t active_flows() const { return active_flows_; }
   std::span<const LinkStats> link_stats() const { return stats_; }
   const LinkSpec& link(LinkId l) const { return links_[l.index()]; }

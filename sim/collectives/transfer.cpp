@@ -1,6 +1,7 @@
 #include "sim/collectives/transfer.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <optional>
 
@@ -12,7 +13,11 @@ TransferService::TransferService(Engine& engine, Network& network, const Topolog
                                  Options options)
     : engine_(engine), network_(network), topology_(topology), costs_(costs), options_(options) {
   if (options_.cache_routes) route_rows_.resize(topology_.gpu_count());
-  if (!costs_.collective().pxn || topology_.node_count() < 2) return;
+  if (costs_.collective().pxn && topology_.node_count() >= 2) index_rails();
+  if (options_.declare_dominated_links) declare_dominated_links();  // after index_rails: PXN routes
+}
+
+void TransferService::index_rails() {
   for (int g = 0; g < topology_.gpu_count(); ++g) max_rails_ = std::max(max_rails_, topology_.rail(GpuId::from(g)) + 1);
   by_node_rail_.resize(static_cast<std::size_t>(topology_.node_count()) * max_rails_);
   for (int g = 0; g < topology_.gpu_count(); ++g) {
@@ -35,6 +40,67 @@ GpuId TransferService::pxn_proxy(GpuId src, GpuId dst) const {
   return topology_.transport(src, proxy) == Transport::NVLink ? proxy : src;
 }
 
+void TransferService::compute_path(GpuId src, GpuId dst) const {
+  const GpuId proxy = pxn_proxy(src, dst);
+  if (proxy == src) {
+    topology_.path(src, dst, path_);
+  } else {
+    topology_.path(src, proxy, path_);
+    topology_.path(proxy, dst, tail_);
+    path_.insert(path_.end(), tail_.begin(), tail_.end());
+  }
+  MOESIM_CHECK(!path_.empty(), "no path from GPU {} to GPU {}", src, dst);
+}
+
+void TransferService::declare_dominated_links() {
+  // As the solver's dynamic rule (sim/maxmin.h), over every route instead of the flows of the
+  // moment: the first route through l names l's candidates (up to 4 of its links that precede
+  // l: smaller capacity, or equal and a smaller index, smallest first); each later route
+  // through l keeps those it also crosses. A link left with a candidate is declared.
+  constexpr std::size_t kMax = 4;
+  const std::size_t L = network_.link_count();
+  std::vector<std::array<std::uint32_t, kMax>> cand(L);
+  std::vector<std::uint8_t> ncand(L, 0);
+  std::vector<char> seen(L, 0);
+  std::vector<std::uint32_t> mark(L, 0);
+  std::uint32_t epoch = 0;
+  auto precedes = [&](std::uint32_t d, std::uint32_t c) {
+    const double cd = network_.link(LinkId::from(d)).capacity_Bps, cc = network_.link(LinkId::from(c)).capacity_Bps;
+    return cd < cc || (cd == cc && d < c);
+  };
+  const int P = topology_.gpu_count();
+  for (int s = 0; s < P; ++s)
+    for (int d = 0; d < P; ++d) {
+      if (s == d) continue;
+      compute_path(GpuId::from(s), GpuId::from(d));
+      ++epoch;
+      for (LinkId l : path_) mark[l.index()] = epoch;
+      for (LinkId l : path_) {
+        const auto c = static_cast<std::uint32_t>(l.index());
+        if (!seen[c]) {
+          seen[c] = 1;
+          for (LinkId m : path_) {
+            const auto x = static_cast<std::uint32_t>(m.index());
+            if (x == c || !precedes(x, c)) continue;
+            std::size_t i = ncand[c] < kMax ? ncand[c]++ : kMax;  // sorted insert, the largest dropped
+            while (i > 0 && precedes(x, cand[c][i - 1])) {
+              if (i < kMax) cand[c][i] = cand[c][i - 1];
+              --i;
+            }
+            if (i < kMax) cand[c][i] = x;
+          }
+        } else if (ncand[c] > 0) {
+          std::uint8_t kept = 0;
+          for (std::uint8_t i = 0; i < ncand[c]; ++i)
+            if (mark[cand[c][i]] == epoch) cand[c][kept++] = cand[c][i];
+          ncand[c] = kept;
+        }
+      }
+    }
+  for (std::uint32_t c = 0; c < L; ++c)
+    if (seen[c] && ncand[c] > 0) network_.declare_dominated(LinkId::from(c), LinkId::from(cand[c][0]));
+}
+
 TransferService::Route TransferService::route(GpuId src, GpuId dst) const {
   std::uint32_t* slot = nullptr;
   if (options_.cache_routes) {
@@ -45,15 +111,7 @@ TransferService::Route TransferService::route(GpuId src, GpuId dst) const {
     slot = &row[dst.index()];
     if (*slot != kNoRoute) return routes_[*slot];
   }
-  const GpuId proxy = pxn_proxy(src, dst);
-  if (proxy == src) {
-    topology_.path(src, dst, path_);
-  } else {
-    topology_.path(src, proxy, path_);
-    topology_.path(proxy, dst, tail_);
-    path_.insert(path_.end(), tail_.begin(), tail_.end());
-  }
-  MOESIM_CHECK(!path_.empty(), "no path from GPU {} to GPU {}", src, dst);
+  compute_path(src, dst);
   Route r{std::numeric_limits<double>::infinity(), Time::zero(), topology_.transport(src, dst), 0,
           static_cast<std::uint32_t>(path_.size())};
   for (LinkId l : path_) {

@@ -40,6 +40,11 @@ struct TransferOptions {
   /// step's all-to-alls); a one-shot collective over many pairs is faster without
   /// (docs/PERFORMANCE.md: 1,024-GPU all-to-all).
   bool cache_routes = false;
+  /// At construction, walk every GPU pair's route once (PXN included) and declare to the
+  /// network each link that every route through it also crosses a narrower link on
+  /// (Network::declare_dominated): a GPU's PCIe links behind its NIC. Its flows then cost
+  /// the solver nothing there. O(GPUs^2 x path length) once; for a step's many messages.
+  bool declare_dominated_links = false;
 };
 
 class TransferService {
@@ -93,6 +98,10 @@ class TransferService {
     std::uint32_t links;
   };
   Route route(GpuId src, GpuId dst) const;
+  /// The links of src -> dst (PXN included) into path_.
+  void compute_path(GpuId src, GpuId dst) const;
+  void declare_dominated_links();
+  void index_rails();  // by_node_rail_ and max_rails_ (PXN)
   std::span<const LinkId> links_of(const Route& r) const {
     return {(options_.cache_routes ? route_links_.data() : path_.data()) + r.first, r.links};
   }

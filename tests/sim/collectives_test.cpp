@@ -317,6 +317,60 @@ TEST(TaskGraph, BusyTimeMatchesASortedUnionOnAnAllToAll) {
   }
 }
 
+TEST(TransferService, DeclaresThePcieLinksBehindTheNicsDominatedAndNoTimeChanges) {
+  // 2 x p4d: a GPU's PCIe links (31.5 GB/s) carry only its network traffic, which also
+  // crosses a 12.5 GB/s EFA link, so they are declared; NVLink links never are. With two
+  // nodes, node 0's NIC k uplink carries exactly the flows of node 1's NIC k downlink (and
+  // back), so one link of each such pair is declared, never both. An uneven all-to-all-v
+  // then runs to the same picosecond, with the same link statistics.
+  const Topology topo = load_cluster("p4d.24xlarge", 2);
+  const std::vector<GpuId> ranks = all_gpus(topo);
+  const CostFactors costs = CostFactors::defaults();
+  auto run = [&](bool declare, TaskGraph& g, std::vector<LinkStats>& stats, std::vector<bool>& declared) {
+    append_alltoallv(g, topo, ranks, [](int s, int d) { return 1e5 * (1 + (s * 7 + d * 3) % 11); }, AllToAllAlgorithm::Direct, 4);
+    Engine engine;
+    Network net(engine, topo.links());
+    TransferService transfers(engine, net, topo, costs, {.cache_routes = true, .declare_dominated_links = declare});
+    for (std::size_t l = 0; l < topo.links().size(); ++l) declared.push_back(net.declared_dominated(LinkId::from(l)));
+    Executor exec(transfers);
+    exec.run(g);
+    stats.assign(net.link_stats().begin(), net.link_stats().end());
+    EXPECT_EQ(net.solver_stats().undeclared, 0u);
+  };
+  TaskGraph plain, fast;
+  std::vector<LinkStats> plain_stats, fast_stats;
+  std::vector<bool> none, declared;
+  run(false, plain, plain_stats, none);
+  run(true, fast, fast_stats, declared);
+  EXPECT_EQ(std::count(none.begin(), none.end(), true), 0);
+  int pcie = 0, network = 0, network_declared = 0;
+  for (std::size_t l = 0; l < declared.size(); ++l) {
+    const LinkSpec& spec = topo.links()[l];
+    if (spec.link_class == LinkClass::NVLink) {
+      EXPECT_FALSE(declared[l]) << "link " << l << " (" << spec.kind << ")";
+    }
+    if (spec.link_class == LinkClass::NetworkAccess) {
+      ++network;
+      network_declared += declared[l] ? 1 : 0;
+    }
+    if (declared[l] && spec.link_class == LinkClass::PCIe) ++pcie;
+  }
+  EXPECT_GE(pcie, 2 * 8 * 2);  // each GPU's two PCIe hops to its NIC, both directions at least
+  EXPECT_GT(network, 0);
+  EXPECT_EQ(2 * network_declared, network);
+  ASSERT_EQ(plain.tasks().size(), fast.tasks().size());
+  for (std::size_t i = 0; i < plain.tasks().size(); ++i) {
+    ASSERT_EQ(plain.tasks()[i].start, fast.tasks()[i].start) << "task " << i;
+    ASSERT_EQ(plain.tasks()[i].finish, fast.tasks()[i].finish) << "task " << i;
+  }
+  for (std::size_t l = 0; l < plain_stats.size(); ++l) {
+    EXPECT_EQ(plain_stats[l].bytes, fast_stats[l].bytes) << "link " << l;
+    EXPECT_EQ(plain_stats[l].wire_bytes, fast_stats[l].wire_bytes) << "link " << l;
+    EXPECT_EQ(plain_stats[l].busy, fast_stats[l].busy) << "link " << l;
+    EXPECT_EQ(plain_stats[l].peak_flows, fast_stats[l].peak_flows) << "link " << l;
+  }
+}
+
 TEST(AllReduceAlgorithm, PrintsAndParsesItsNames) {
   for (auto a : {AllReduceAlgorithm::Ring, AllReduceAlgorithm::Tree, AllReduceAlgorithm::Nvls, AllReduceAlgorithm::Auto})
     EXPECT_EQ(allreduce_algorithm_from_string(to_string(a)), a);
