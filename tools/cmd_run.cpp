@@ -20,7 +20,7 @@ namespace moesim::cli {
 namespace {
 
 struct RunArgs {
-  ClusterArgs cluster{.cluster = "p4d.24xlarge", .nodes = 16};
+  ClusterArgs cluster{.default_cluster_nodes = 16};  // the embedded default: 16 x p4d.24xlarge
   CostArgs costs;
   std::string model = "switch-base-128";
   std::string strategy = "switch";

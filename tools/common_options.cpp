@@ -1,5 +1,7 @@
 #include "tools/common_options.h"
 
+#include <fmt/format.h>
+
 #include "sim/error.h"
 #include "topologies/cluster_loader.h"
 
@@ -7,10 +9,17 @@ namespace moesim::cli {
 
 void ClusterArgs::add_to(CLI::App& cmd) {
   cmd.add_option("--cluster", cluster, "Cluster preset name (see `moesim topo list`) or a cluster JSON file")->capture_default_str();
-  cmd.add_option("--nodes", nodes, "Number of nodes (for a preset or a single-kind cluster file)")->check(CLI::Range(1, 100000));
+  const std::string own = default_cluster_nodes > 0
+                              ? fmt::format("; default: {} for {}, else the cluster's own", default_cluster_nodes, kDefaultCluster)
+                              : std::string("; default: the cluster's own");
+  cmd.add_option("--nodes", nodes, "Number of nodes (for a preset or a single-kind cluster file" + own + ")")
+      ->check(CLI::Range(1, 100000));
 }
 
-Topology ClusterArgs::load() const { return load_cluster(cluster, nodes); }
+Topology ClusterArgs::load() const {
+  if (!nodes && default_cluster_nodes > 0 && cluster == kDefaultCluster) return load_cluster(cluster, default_cluster_nodes);
+  return load_cluster(cluster, nodes);
+}
 
 void CostArgs::add_to(CLI::App& cmd) {
   auto* cal = cmd.add_option("--calibration", calibration, "Cost factors / calibration JSON (overrides the embedded defaults)");

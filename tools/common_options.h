@@ -12,8 +12,12 @@
 namespace moesim::cli {
 
 struct ClusterArgs {
-  std::string cluster = "p4d.24xlarge";
-  std::optional<int> nodes;
+  static constexpr const char* kDefaultCluster = "p4d.24xlarge";
+  std::string cluster = kDefaultCluster;
+  std::optional<int> nodes;  // --nodes
+  /// The node count of the default cluster when --nodes is absent (0: the preset's own). Any
+  /// other cluster without --nodes keeps its own count (a multi-group cluster has no other).
+  int default_cluster_nodes = 0;
   void add_to(CLI::App& cmd);
   Topology load() const;
 };

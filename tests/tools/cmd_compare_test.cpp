@@ -42,3 +42,19 @@ TEST(CompareCommand, AFailingStrategyIsARowAndAFailingBaselineFailsTheCommandWha
   for (const char* jobs : {" --jobs 1", " --jobs 3"})
     EXPECT_THROW(compare(args + " --baseline scomoe-seq" + jobs), moesim::Error) << jobs;
 }
+
+TEST(RunCommand, NodesDefaultToSixteenForTheDefaultClusterAndToTheClustersOwnForAnyOther) {
+  auto run = [](const std::string& args) {
+    const std::string out = moesim::testing_cli::run_cli(moesim::cli::add_run_command,
+                                                         "run --set layers=2 --set tokens_per_gpu=256 --json " + args);
+    return nlohmann::json::parse(out);
+  };
+  EXPECT_EQ(run("")["nodes"], 16);                                  // the embedded default, 16 x p4d.24xlarge
+  EXPECT_EQ(run("--cluster a6000-pcie --model scomoe-large --set num_experts=32")["nodes"], 4);  // its own (topo list)
+  EXPECT_EQ(run("--cluster p4d.24xlarge --nodes 2")["nodes"], 2);
+  // A two-group cluster has no single count to change: without --nodes it runs as it is.
+  const auto mixed = run("--cluster mixed-a100-v100 --distinct-layer-plans 1");
+  EXPECT_EQ(mixed["nodes"], 16);
+  EXPECT_EQ(mixed["gpus"], 128);
+  EXPECT_THROW(run("--cluster mixed-a100-v100 --nodes 4"), moesim::Error);
+}
