@@ -138,7 +138,7 @@ std::optional<RoutingDefault> read_routing(JsonReader& parent) {
   if (auto p = r.object_if("params")) {
     for (auto& [key, value] : p->raw().items()) {
       const double v = p->number(key);
-      if (auto msg = check_strategy_param(*info, key, v)) throw p->error(key, *msg);
+      if (auto msg = check_strategy_param(*info, key, v)) throw p->error(key, fmt::format("strategy {}: {}", d.strategy, *msg));
       d.params[key] = v;
     }
     p->finish();

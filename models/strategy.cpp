@@ -52,10 +52,10 @@ const StrategyInfo kTable[] = {
 };
 
 std::string describe_params(const StrategyInfo& info) {
-  if (info.params.empty()) return fmt::format("strategy {} has no parameters", info.name);
+  if (info.params.empty()) return "it has no parameters";
   std::vector<std::string> parts;
   for (const auto& p : info.params) parts.push_back(fmt::format("{} ({})", p.name, p.description));
-  return fmt::format("parameters of {}: {}", info.name, fmt::join(parts, "; "));
+  return fmt::format("its parameters: {}", fmt::join(parts, "; "));
 }
 
 }  // namespace
@@ -107,7 +107,7 @@ std::optional<std::string> check_strategy_param(const StrategyInfo& info, std::s
     if (p.integer && value != std::floor(value)) return fmt::format("{} = {} must be an integer", name, value);
     return std::nullopt;
   }
-  return fmt::format("strategy {} has no parameter \"{}\"; {}", info.name, name, describe_params(info));
+  return fmt::format("no parameter \"{}\"; {}", name, describe_params(info));
 }
 
 std::unique_ptr<RoutingStrategy> make_strategy(std::string_view name, const StrategyParams& params) {

@@ -124,6 +124,7 @@ TEST(ModelConfig, GatingAndRoutingErrorsNameTheirNestedPath) {
   EXPECT_EQ(error_path([] { small_model({{"routing", {{"strategy", "smile"}, {"params", {{"alpha", 0.5}}}}}}); }, &msg),
             "/routing/params/alpha");
   EXPECT_NE(msg.find("cf_inter"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("strategy smile: no parameter \"alpha\""), std::string::npos) << msg;
   EXPECT_EQ(error_path([] { small_model({{"routing", {{"strategy", "node-limited"}, {"params", {{"max_nodes", 1.5}}}}}}); }),
             "/routing/params/max_nodes");
 }

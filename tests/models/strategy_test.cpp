@@ -405,6 +405,12 @@ TEST(StrategyTable, UnknownNamesAndParametersAreClearErrors) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("cf_intra"), std::string::npos) << e.what();
   }
+  try {
+    make_strategy("switch", p);
+    FAIL();
+  } catch (const InputError& e) {  // named once, then what it takes
+    EXPECT_EQ(std::string(e.what()), "strategy switch: no parameter \"alpha\"; it has no parameters");
+  }
   p = {};
   p.set("alpha", 1.5);
   EXPECT_THROW(make_strategy("scomoe-seq", p), InputError);
