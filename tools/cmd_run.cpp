@@ -78,7 +78,9 @@ void run_one(const RunArgs& a) {
                a.trace, static_cast<double>(s.bytes) / 1e6, s.events, "chrome://tracing");
   }
   if (a.json) {
-    fmt::print("{}\n", result_to_json(r).dump(2));
+    nlohmann::json j = result_to_json(r);
+    j["seed"] = a.seed;  // with the inputs, all it takes to reproduce the run
+    fmt::print("{}\n", j.dump(2));
     return;
   }
   print_header(p, a);
@@ -177,7 +179,10 @@ void add_common(CLI::App* cmd, RunArgs& a) {
       ->capture_default_str();
   cmd->add_option("--set", a.sets, "Override: model key=value (top_k=2, capacity_factor=1.5, gating.params.exponent=1.2) "
                                    "or strategy.NAME=VALUE (strategy.alpha=0.2); repeatable");
-  cmd->add_option("--seed", a.seed, "Seed of the gating sample")->capture_default_str();
+  // CLI11 reads "-1" into an unsigned seed as 2^64 - 1: refuse a sign instead.
+  const CLI::Validator unsigned_integer(
+      [](const std::string& s) { return s.find('-') == std::string::npos ? std::string() : "must be an integer >= 0"; }, "UINT");
+  cmd->add_option("--seed", a.seed, "Seed of the gating sample")->check(unsigned_integer)->capture_default_str();
   cmd->add_option("--distinct-layer-plans", a.distinct_layer_plans,
                   "Plan only this many MoE layers and reuse them (0 = every layer; saves time on huge models)")
       ->check(CLI::Range(0, 100000));

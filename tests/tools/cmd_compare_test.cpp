@@ -58,3 +58,10 @@ TEST(RunCommand, NodesDefaultToSixteenForTheDefaultClusterAndToTheClustersOwnFor
   EXPECT_EQ(mixed["gpus"], 128);
   EXPECT_THROW(run("--cluster mixed-a100-v100 --nodes 4"), moesim::Error);
 }
+
+TEST(RunCommand, ANegativeSeedIsRejectedNotWrapped) {
+  // CLI11 would read "-1" into the unsigned seed as 2^64 - 1.
+  EXPECT_THROW(moesim::testing_cli::run_cli(moesim::cli::add_run_command, "run " + kSmall + " --seed -1"), CLI::ValidationError);
+  const std::string ok = moesim::testing_cli::run_cli(moesim::cli::add_run_command, "run " + kSmall + " --seed 7 --json");
+  EXPECT_EQ(nlohmann::json::parse(ok)["seed"], 7);
+}
