@@ -94,6 +94,8 @@
 // TransferService knows every GPU pair's route) may declare c dominated by d for good
 // (declare_dominated): c keeps no list and costs one check per arrival (does the variable
 // cross d?) and nothing per departure. The allocation is the same as with the dynamic rule.
+// A capacity change ends every declaration, each rebuilding its list from all variables
+// (O(declared x variables); nothing in the simulator changes capacities mid-run).
 //
 // Worked example (tested in tests/sim/maxmin_test.cpp, "parking lot"): constraints A, B of
 // capacity 1; variable x0 uses A and B, x1 uses A, x2 uses B. Filling raises all three to 0.5,
