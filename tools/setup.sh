@@ -18,7 +18,7 @@ cd "$root"
 jobs="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 packages=(build-essential cmake pkg-config libboost-graph-dev nlohmann-json3-dev libfmt-dev libcli11-dev
-          libeigen3-dev libgtest-dev libgmock-dev googletest libbenchmark-dev)
+          libeigen3-dev libgtest-dev libgmock-dev googletest libbenchmark-dev python3)
 
 install_packages() {
   local missing=()

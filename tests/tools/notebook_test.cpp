@@ -1,0 +1,93 @@
+// notebooks/: each notebook runs headless (notebooks/run_notebook.py) against the built
+// moesim on its small grid, and prints what its cells promise.
+#include <array>
+#include <cstdio>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+namespace {
+
+struct Shell {
+  int exit_code = -1;
+  std::string output;
+};
+
+Shell run(const std::string& command) {
+  Shell r;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string notebook_command(const std::string& notebook, const std::string& env) {
+  return env + " '" MOESIM_PYTHON3 "' '" MOESIM_SOURCE_DIR "/notebooks/run_notebook.py' '" MOESIM_SOURCE_DIR "/notebooks/" +
+         notebook + "'";
+}
+
+}  // namespace
+
+TEST(Notebooks, StrategySpeedupsRunsHeadlessAndPrintsOneSpeedupPerStrategyAndNodeCount) {
+  const std::string png = ::testing::TempDir() + "strategy_speedups.png";
+  std::remove(png.c_str());
+  const Shell r = run(notebook_command("strategy_speedups.ipynb",
+                                     "MOESIM='" MOESIM_BIN "' MOESIM_NOTEBOOK_QUICK=1 MOESIM_NOTEBOOK_PNG='" + png + "'"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The plot cell draws to the file where matplotlib is installed and says so where not.
+  if (r.output.find("matplotlib is not installed") == std::string::npos) {
+    EXPECT_NE(r.output.find("plot written to " + png), std::string::npos) << r.output;
+    FILE* f = std::fopen(png.c_str(), "rb");
+    ASSERT_NE(f, nullptr) << png;
+    std::array<unsigned char, 8> magic{};
+    EXPECT_EQ(std::fread(magic.data(), 1, magic.size(), f), magic.size());
+    std::fclose(f);
+    EXPECT_EQ(magic[1], 'P');  // \x89PNG
+    EXPECT_EQ(magic[2], 'N');
+  }
+  EXPECT_NE(r.output.find("10 points: 5 strategies x 2 node counts"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--- cell 5 of 5"), std::string::npos) << r.output;
+  // The speedup table: a row per strategy, one value per node count; switch is 1 by definition.
+  std::istringstream lines(r.output);
+  std::string line;
+  int rows = 0;
+  bool in_table = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("speedup over switch", 0) == 0) {
+      in_table = true;
+      continue;
+    }
+    if (!in_table || line.rfind("nodes", 0) == 0) continue;
+    if (line.rfind("---", 0) == 0) break;
+    std::istringstream cols(line);
+    std::string name, a, b, extra;
+    cols >> name >> a >> b;
+    EXPECT_FALSE(cols >> extra) << line;
+    EXPECT_EQ(a.back(), 'x') << line;
+    EXPECT_EQ(b.back(), 'x') << line;
+    if (name == "switch") {
+      EXPECT_EQ(a, "1.00x");
+      EXPECT_EQ(b, "1.00x");
+    }
+    ++rows;
+  }
+  EXPECT_EQ(rows, 5) << r.output;
+}
+
+TEST(Notebooks, AMoesimPathThatIsNoFileStopsTheNotebookWithANonZeroExitNamingIt) {
+  const Shell r = run(notebook_command("strategy_speedups.ipynb", "MOESIM=/nonexistent/moesim"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("code cell 1 stopped: MOESIM=/nonexistent/moesim is not a file"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("--- cell 2"), std::string::npos) << r.output;  // nothing after the failing cell
+}
+
+TEST(Notebooks, TheRunnerRejectsAFileThatIsNoNotebook) {
+  const Shell r = run("'" MOESIM_PYTHON3 "' '" MOESIM_SOURCE_DIR "/notebooks/run_notebook.py' '" MOESIM_SOURCE_DIR "/README.md'");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("README.md: not a readable notebook"), std::string::npos) << r.output;
+}
