@@ -26,8 +26,9 @@ def main(argv):
     except (OSError, ValueError, KeyError, TypeError) as e:
         print(f"run_notebook: {path}: not a readable notebook: {e}", file=sys.stderr)
         return 2
-    if os.environ.get("MOESIM"):  # a relative $MOESIM means from where this was started
-        os.environ["MOESIM"] = str(Path(os.environ["MOESIM"]).resolve())
+    for name in ("MOESIM", "MOESIM_SWEEP_CSV", "MOESIM_NOTEBOOK_PNG"):  # relative: from where this was started
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).resolve())
     os.chdir(path.parent)
     namespace = {"__name__": "__main__"}
     code_cells = [c for c in cells if c.get("cell_type") == "code"]

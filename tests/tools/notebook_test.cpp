@@ -50,7 +50,8 @@ TEST(Notebooks, StrategySpeedupsRunsHeadlessAndPrintsOneSpeedupPerStrategyAndNod
     EXPECT_EQ(magic[1], 'P');  // \x89PNG
     EXPECT_EQ(magic[2], 'N');
   }
-  EXPECT_NE(r.output.find("10 points: 5 strategies x 2 node counts"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("switch-base-128 on p4d.24xlarge: 10 points, 5 strategies x 2 node counts"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("--- cell 5 of 5"), std::string::npos) << r.output;
   // The speedup table: a row per strategy, one value per node count; switch is 1 by definition.
   std::istringstream lines(r.output);
@@ -77,6 +78,22 @@ TEST(Notebooks, StrategySpeedupsRunsHeadlessAndPrintsOneSpeedupPerStrategyAndNod
     ++rows;
   }
   EXPECT_EQ(rows, 5) << r.output;
+}
+
+TEST(Notebooks, StrategySpeedupsReadsASweepCsvInsteadOfRunningOne) {
+  const std::string csv = ::testing::TempDir() + "notebook_sweep.csv";
+  const Shell sweep = run("'" MOESIM_BIN "' sweep --cluster dgx-h100 --nodes 1,2,4 --strategies switch,smile --fidelity fluid "
+                          "--set layers=2 --quiet --overwrite -o '" + csv + "'");
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.output;
+  const Shell r = run(notebook_command("strategy_speedups.ipynb", "MOESIM='" MOESIM_BIN "' MOESIM_SWEEP_CSV='" + csv + "'"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("switch-base-128 on dgx-h100: 6 points, 2 strategies x 3 node counts"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("where the time goes on 4 nodes"), std::string::npos) << r.output;
+  // Not a sweep's CSV: the second cell says what it expected.
+  const Shell bad = run(notebook_command("strategy_speedups.ipynb",
+                                         "MOESIM='" MOESIM_BIN "' MOESIM_SWEEP_CSV='" MOESIM_SOURCE_DIR "/README.md'"));
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("expected the CSV of one `moesim sweep`"), std::string::npos) << bad.output;
 }
 
 TEST(Notebooks, AMoesimPathThatIsNoFileStopsTheNotebookWithANonZeroExitNamingIt) {
