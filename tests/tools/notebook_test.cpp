@@ -94,6 +94,14 @@ TEST(Notebooks, StrategySpeedupsReadsASweepCsvInsteadOfRunningOne) {
                                          "MOESIM='" MOESIM_BIN "' MOESIM_SWEEP_CSV='" MOESIM_SOURCE_DIR "/README.md'"));
   EXPECT_EQ(bad.exit_code, 1) << bad.output;
   EXPECT_NE(bad.output.find("expected the CSV of one `moesim sweep`"), std::string::npos) << bad.output;
+  // Two seeds per (strategy, nodes): the tables would mix them, so the notebook refuses.
+  const std::string seeds = ::testing::TempDir() + "notebook_seeds.csv";
+  ASSERT_EQ(run("'" MOESIM_BIN "' sweep --nodes 1 --strategies switch --seeds 1,2 --fidelity fluid --set layers=2 --quiet "
+                "--overwrite -o '" + seeds + "'").exit_code, 0);
+  const Shell two = run(notebook_command("strategy_speedups.ipynb", "MOESIM='" MOESIM_BIN "' MOESIM_SWEEP_CSV='" + seeds + "'"));
+  EXPECT_EQ(two.exit_code, 1) << two.output;
+  EXPECT_NE(two.output.find("one point per strategy and node count expected; 1 pairs have several"), std::string::npos)
+      << two.output;
 }
 
 TEST(Notebooks, AMoesimPathThatIsNoFileStopsTheNotebookWithANonZeroExitNamingIt) {
