@@ -111,6 +111,41 @@ void expect_maxmin_optimal(const MaxMinSystem& s, const std::vector<MaxMinSystem
   }
 }
 
+
+/// Two systems fed the same changes: `s` under test and `full`, solved from scratch each
+/// time, whose values `s` must match (the churn tests).
+struct Twins {
+  MaxMinSystem s, full;
+  std::vector<MaxMinSystem::VarId> live, live_full;
+  C add_constraint(double cap) {
+    full.add_constraint(cap);
+    return s.add_constraint(cap);
+  }
+  /// A variable on `u` in shuffled order, with a random bound one time in eight.
+  void add(std::vector<C> u, Rng& rng) {
+    for (std::size_t i = u.size(); i > 1; --i) std::swap(u[i - 1], u[rng.below(static_cast<int>(i))]);
+    const double bound = rng.below(8) == 0 ? 1 + 4 * rng.uniform() : MaxMinSystem::kUnbounded;
+    live.push_back(s.add_variable(u, bound));
+    live_full.push_back(full.add_variable(u, bound));
+  }
+  void remove_one(Rng& rng) {
+    const int k = rng.below(static_cast<int>(live.size()));
+    s.remove_variable(live[k]);
+    full.remove_variable(live_full[k]);
+    live.erase(live.begin() + k);
+    live_full.erase(live_full.begin() + k);
+  }
+  void solve() {
+    s.solve();
+    full.solve_all();
+  }
+  void expect_same_values(int trial, int step) const {
+    for (std::size_t i = 0; i < live.size(); ++i)
+      ASSERT_NEAR(s.value(live[i]), full.value(live_full[i]), 1e-9 * std::max(1.0, full.value(live_full[i])))
+          << "trial " << trial << " step " << step;
+  }
+};
+
 }  // namespace
 
 TEST(MaxMin, OneVariableOnOneConstraintGetsTheWholeCapacity) {
@@ -403,18 +438,14 @@ TEST(MaxMin, PassiveConstraintsThatTurnOrdinaryUnderChurnKeepEveryAllocationExac
   std::uint64_t activations = 0;
   for (int trial = 0; trial < 25; ++trial) {
     const int gpus = 4 + 2 * rng.below(3);
-    MaxMinSystem s, full;
-    auto add_constraint = [&](double cap) {
-      full.add_constraint(cap);
-      return s.add_constraint(cap);
-    };
+    Twins t;
     std::vector<C> pcie, nic, nvl;
-    for (int i = 0; i < gpus; ++i) pcie.push_back(add_constraint(20 + 10 * rng.uniform()));
-    for (int i = 0; i < gpus / 2; ++i) nic.push_back(add_constraint(8 + 4 * rng.uniform()));
-    for (int i = 0; i < gpus; ++i) nvl.push_back(add_constraint(40 + 20 * rng.uniform()));
-    std::vector<MaxMinSystem::VarId> live, live_full;
+    for (int i = 0; i < gpus; ++i) pcie.push_back(t.add_constraint(20 + 10 * rng.uniform()));
+    for (int i = 0; i < gpus / 2; ++i) nic.push_back(t.add_constraint(8 + 4 * rng.uniform()));
+    for (int i = 0; i < gpus; ++i) nvl.push_back(t.add_constraint(40 + 20 * rng.uniform()));
+    const MaxMinSystem& s = t.s;
     for (int step = 0; step < 150; ++step) {
-      if (live.empty() || rng.below(5) < 3) {
+      if (t.live.empty() || rng.below(5) < 3) {
         const int a = rng.below(gpus);
         int b = rng.below(gpus - 1);
         if (b >= a) ++b;
@@ -424,24 +455,14 @@ TEST(MaxMin, PassiveConstraintsThatTurnOrdinaryUnderChurnKeepEveryAllocationExac
         else if (kind < 8) u = {pcie[a]};
         else u = {nvl[a], nvl[b]};
         if (u.size() == 4 && a / 2 == b / 2) u = {pcie[a], nic[a / 2], pcie[b]};
-        for (std::size_t i = u.size(); i > 1; --i) std::swap(u[i - 1], u[rng.below(static_cast<int>(i))]);
-        const double bound = rng.below(8) == 0 ? 1 + 4 * rng.uniform() : MaxMinSystem::kUnbounded;
-        live.push_back(s.add_variable(u, bound));
-        live_full.push_back(full.add_variable(u, bound));
+        t.add(u, rng);
       } else {
-        const int k = rng.below(static_cast<int>(live.size()));
-        s.remove_variable(live[k]);
-        full.remove_variable(live_full[k]);
-        live.erase(live.begin() + k);
-        live_full.erase(live_full.begin() + k);
+        t.remove_one(rng);
       }
       if (rng.below(3) == 0) continue;  // several changes in one solve, sometimes
-      s.solve();
-      full.solve_all();
-      expect_maxmin_optimal(s, live);
-      for (std::size_t i = 0; i < live.size(); ++i)
-        ASSERT_NEAR(s.value(live[i]), full.value(live_full[i]), 1e-9 * std::max(1.0, full.value(live_full[i])))
-            << "trial " << trial << " step " << step;
+      t.solve();
+      expect_maxmin_optimal(s, t.live);
+      ASSERT_NO_FATAL_FAILURE(t.expect_same_values(trial, step));
     }
     activations += s.stats().activations;
   }
@@ -497,51 +518,37 @@ TEST(MaxMin, DeclaredDominationUnderChurnAndCapacityChangesMatchesAFullSolve) {
   std::uint64_t undeclared = 0, solved_declared = 0;
   for (int trial = 0; trial < 25; ++trial) {
     const int gpus = 4 + 2 * rng.below(3);
-    MaxMinSystem s, full;
-    auto add_constraint = [&](double cap) {
-      full.add_constraint(cap);
-      return s.add_constraint(cap);
-    };
+    Twins t;
     std::vector<C> pcie, nic;
-    for (int i = 0; i < gpus; ++i) pcie.push_back(add_constraint(20 + 10 * rng.uniform()));
-    for (int i = 0; i < gpus / 2; ++i) nic.push_back(add_constraint(8 + 4 * rng.uniform()));
+    for (int i = 0; i < gpus; ++i) pcie.push_back(t.add_constraint(20 + 10 * rng.uniform()));
+    for (int i = 0; i < gpus / 2; ++i) nic.push_back(t.add_constraint(8 + 4 * rng.uniform()));
+    MaxMinSystem& s = t.s;
     for (int i = 0; i < gpus; ++i) s.declare_dominated(pcie[i], nic[i / 2]);
-    std::vector<MaxMinSystem::VarId> live, live_full;
     for (int step = 0; step < 150; ++step) {
       if (step == 120) {  // capacities move: every declaration ends
         const double cap = 8 + 4 * rng.uniform();
         s.set_capacity(nic[0], cap);
-        full.set_capacity(nic[0], cap);
+        t.full.set_capacity(nic[0], cap);
         for (C c : pcie) ASSERT_FALSE(s.declared_dominated(c));
-      } else if (live.empty() || rng.below(5) < 3) {
+      } else if (t.live.empty() || rng.below(5) < 3) {
         const int a = rng.below(gpus);
         int b = rng.below(gpus - 1);
         if (b >= a) ++b;
         std::vector<C> u = {pcie[a], nic[a / 2], nic[b / 2], pcie[b]};
         if (a / 2 == b / 2) u = {pcie[a], nic[a / 2], pcie[b]};
         if (rng.below(25) == 0) u = {pcie[a]};
-        for (std::size_t i = u.size(); i > 1; --i) std::swap(u[i - 1], u[rng.below(static_cast<int>(i))]);
-        const double bound = rng.below(8) == 0 ? 1 + 4 * rng.uniform() : MaxMinSystem::kUnbounded;
-        live.push_back(s.add_variable(u, bound));
-        live_full.push_back(full.add_variable(u, bound));
+        t.add(u, rng);
       } else {
-        const int k = rng.below(static_cast<int>(live.size()));
-        s.remove_variable(live[k]);
-        full.remove_variable(live_full[k]);
-        live.erase(live.begin() + k);
-        live_full.erase(live_full.begin() + k);
+        t.remove_one(rng);
       }
       if (rng.below(3) == 0) continue;
-      s.solve();
-      full.solve_all();
-      expect_maxmin_optimal(full, live_full);
+      t.solve();
+      expect_maxmin_optimal(t.full, t.live_full);  // s tracks no load on a declared constraint
       if (std::any_of(pcie.begin(), pcie.end(), [&](C c) { return s.declared_dominated(c); })) ++solved_declared;
-      for (std::size_t i = 0; i < live.size(); ++i)
-        ASSERT_NEAR(s.value(live[i]), full.value(live_full[i]), 1e-9 * std::max(1.0, full.value(live_full[i])))
-            << "trial " << trial << " step " << step;
+      ASSERT_NO_FATAL_FAILURE(t.expect_same_values(trial, step));
       for (C c : pcie)
         if (!s.declared_dominated(c)) {
-          ASSERT_NEAR(s.load(c), full.load(c), 1e-9 * std::max(1.0, full.load(c)));
+          ASSERT_NEAR(s.load(c), t.full.load(c), 1e-9 * std::max(1.0, t.full.load(c)));
         }
     }
     undeclared += s.stats().undeclared;
