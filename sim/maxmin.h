@@ -130,6 +130,9 @@ class MaxMinSystem {
   /// constraint from then on, so a wrong declaration costs time, never the allocation.
   void declare_dominated(ConstraintId c, ConstraintId d);
   bool declared_dominated(ConstraintId c) const { return ndom_[c] == kDeclared; }
+  /// d may dominate c: smaller capacity, or the same and a smaller id (a strict order, so two
+  /// constraints never make each other passive; declare_dominated requires it).
+  bool dominates(ConstraintId d, ConstraintId c) const;
   double capacity(ConstraintId c) const { return cons_[c].capacity; }
   std::size_t constraint_count() const { return cons_.size(); }
 
@@ -237,9 +240,6 @@ class MaxMinSystem {
   /// Ends c's declaration (a variable other than `adding` crosses c without its dominator, or
   /// capacities change): lists c's variables from their blocks, then activate(c).
   void undeclare(ConstraintId c, VarId adding);
-  /// d may dominate c: smaller capacity, or the same and a smaller id (a strict order, so two
-  /// constraints never make each other passive).
-  bool dominates(ConstraintId d, ConstraintId c) const;
   /// Makes passive c an ordinary constraint: its load summed, its edges counted.
   void activate(ConstraintId c);
   struct alignas(64) Group {

@@ -72,6 +72,8 @@ class Network {
   /// flow that crosses `l` but not `by` ends the declaration (slower, same rates).
   void declare_dominated(LinkId l, LinkId by) { system_.declare_dominated(l.value(), by.value()); }
   bool declared_dominated(LinkId l) const { return system_.declared_dominated(l.value()); }
+  /// The solver's order of domination: `by` may dominate `l` (what declare_dominated requires).
+  bool may_dominate(LinkId by, LinkId l) const { return system_.dominates(by.value(), l.value()); }
 
   std::size_t active_flows() const { return active_flows_; }
   std::span<const LinkStats> link_stats() const { return stats_; }

@@ -64,10 +64,7 @@ void TransferService::declare_dominated_links() {
   std::vector<char> seen(L, 0);
   std::vector<std::uint32_t> mark(L, 0);
   std::uint32_t epoch = 0;
-  auto precedes = [&](std::uint32_t d, std::uint32_t c) {
-    const double cd = network_.link(LinkId::from(d)).capacity_Bps, cc = network_.link(LinkId::from(c)).capacity_Bps;
-    return cd < cc || (cd == cc && d < c);
-  };
+  auto precedes = [&](std::uint32_t d, std::uint32_t c) { return network_.may_dominate(LinkId::from(d), LinkId::from(c)); };
   const int P = topology_.gpu_count();
   for (int s = 0; s < P; ++s)
     for (int d = 0; d < P; ++d) {
