@@ -388,6 +388,11 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
     }
   }
 
+  if (!fluid && options.on_replay_size) {
+    std::size_t messages = 0;
+    for (const Task& t : graph.tasks()) messages += t.kind == TaskKind::Transfer;
+    options.on_replay_size(messages);
+  }
   Executor exec(transfers);
   exec.track_busy(kCategories);  // the breakdown: per GPU and category, the union of its tasks' intervals
   const Time end = exec.run(graph);

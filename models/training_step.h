@@ -21,6 +21,7 @@
 // Which bytes go where comes from the routing strategy's DispatchPlan (models/strategy.h);
 // how they move from sim/collectives; how long from sim/network.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -72,6 +73,12 @@ struct TrainingStepOptions {
   /// If set, filled with every task's times and labels (models/timeline.h; `moesim run --trace`).
   /// Null: nothing is recorded and nothing is paid. Not owned; must outlive the call.
   TrainingTimeline* timeline = nullptr;
+  /// Flow fidelity only: called once, when the task graph is built and before the replay
+  /// starts, with the number of messages the replay will send: the all-to-alls' and the
+  /// gradient all-reduces' transfers (on DeepSeek-V3 the tree's chunks are most of them). It
+  /// lets a caller warn before a long run (`moesim run` at 1,024 GPUs replays tens of
+  /// millions). Called on the calling thread.
+  std::function<void(std::size_t messages)> on_replay_size;
 };
 
 /// Seconds, each the mean over GPUs of the time that GPU had at least one task of that kind

@@ -1,5 +1,6 @@
 // moesim run / moesim compare: one training iteration under one or several routing strategies.
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <iostream>
 #include <memory>
@@ -51,8 +52,13 @@ Prepared prepare(const RunArgs& a) {
                   a.costs.load_compute()};
 }
 
-TrainingStepOptions options_for(const RunArgs& a, const Prepared& p, const std::string& strategy, bool only_declared) {
+// `noted`: set once the long-replay note was printed (compare prints it for one strategy only).
+TrainingStepOptions options_for(const RunArgs& a, const Prepared& p, const std::string& strategy, bool only_declared,
+                                std::atomic<bool>& noted) {
   TrainingStepOptions o = training_options(strategy, p.strategy_params, a.seed, a.distinct_layer_plans, only_declared);
+  o.on_replay_size = [&noted](std::size_t messages) {
+    if (const auto note = long_replay_note(messages); note && !noted.exchange(true)) fmt::print(stderr, "{}\n", *note);
+  };
   o.compute_efficiency = p.compute;
   o.fidelity = *fidelity_from_string(a.fidelity);  // CLI::IsMember checked it
   o.allreduce_algorithm = *allreduce_algorithm_from_string(a.allreduce_algorithm);  // likewise
@@ -67,7 +73,8 @@ void print_header(const Prepared& p, const RunArgs& a) {
 void run_one(const RunArgs& a) {
   const Prepared p = prepare(a);
   TrainingTimeline timeline;
-  TrainingStepOptions options = options_for(a, p, a.strategy, false);
+  std::atomic<bool> noted{false};
+  TrainingStepOptions options = options_for(a, p, a.strategy, false, noted);
   if (!a.trace.empty()) options.timeline = &timeline;
   const auto r = simulate_training_step(p.topo, p.costs, p.model, options);
   if (!a.trace.empty()) {
@@ -118,11 +125,12 @@ void run_compare(const RunArgs& a) {
   // threads; rows keep the strategies' order, so the output does not depend on `jobs`.
   std::vector<Row> rows(names.size());
   std::vector<std::exception_ptr> fatal(names.size());
+  std::atomic<bool> noted{false};
   const std::size_t jobs = thread_count(static_cast<std::size_t>(a.jobs), names.size());
   parallel_for(names.size(), jobs, [&](std::size_t i) {
     rows[i].name = names[i];
     try {
-      TrainingStepOptions o = options_for(a, p, names[i], true);
+      TrainingStepOptions o = options_for(a, p, names[i], true, noted);
       if (jobs > 1) o.planning_threads = 1;  // the strategies already share the cores
       rows[i].r = simulate_training_step(p.topo, p.costs, p.model, o);
     } catch (const InvariantError&) {

@@ -78,6 +78,17 @@ TrainingStepOptions training_options(const std::string& strategy,
   return o;
 }
 
+std::optional<std::string> long_replay_note(std::size_t messages) {
+  if (messages <= kLongReplayMessages) return std::nullopt;
+  // Per million messages (docs/PERFORMANCE.md): switch-base-128 on 16 x p4d, 0.45 M messages
+  // in 0.6 s and 62 MB; deepseek-v3 node-limited on 128 x p4d, 73 M in 694 s and 7.2 GB.
+  return fmt::format(
+      "moesim: note: the flow model replays {:.1f} M messages for this step; on the development machine each "
+      "million took 1.3-9.5 s and 100-140 MB (docs/PERFORMANCE.md). --fidelity fluid prices the step without them, "
+      "in seconds.",
+      static_cast<double>(messages) / 1e6);
+}
+
 nlohmann::json result_to_json(const TrainingStepResult& r) {
   nlohmann::json util = nlohmann::json::object();
   for (const auto& [k, v] : r.link_utilization) util[k] = v;

@@ -2,6 +2,8 @@
 // What `moesim run`, `compare` and `sweep` share: loading a cluster, cost factors and model
 // with --set overrides, turning a strategy name and strategy.* parameters into
 // TrainingStepOptions, and the JSON form of a TrainingStepResult.
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +41,12 @@ std::vector<std::string> parse_strategy_list(const std::string& list);
 TrainingStepOptions training_options(const std::string& strategy,
                                      const std::vector<std::pair<std::string, std::string>>& strategy_params,
                                      std::uint64_t seed, int distinct_layer_plans, bool only_declared);
+
+/// Flow-level replays above this many messages take minutes and GiBs (docs/PERFORMANCE.md).
+inline constexpr std::size_t kLongReplayMessages = 5'000'000;
+/// The note `run` and `compare` print on stderr before such a replay (TrainingStepOptions::
+/// on_replay_size), suggesting --fidelity fluid; nullopt for `messages` <= kLongReplayMessages.
+std::optional<std::string> long_replay_note(std::size_t messages);
 
 /// The result as JSON (docs/OUTPUTS.md lists every field).
 nlohmann::json result_to_json(const TrainingStepResult& r);

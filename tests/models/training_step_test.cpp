@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "models/timeline.h"
 #include "sim/error.h"
 #include "topologies/cluster_loader.h"
 
@@ -57,6 +58,38 @@ TEST(TrainingStep, PlanningOnSeveralThreadsGivesTheSamePlansAsOne) {
   EXPECT_EQ(one.inter_node_bytes_per_gpu, three.inter_node_bytes_per_gpu);
   EXPECT_EQ(one.breakdown.compute_s, three.breakdown.compute_s);
   EXPECT_GT(one.dropped_fraction, 0);  // the layers' samples are real (not all empty)
+}
+
+TEST(TrainingStep, OnReplaySizeGivesTheMessagesBeforeTheFlowReplayAndIsNotCalledForFluid) {
+  // The count `moesim run` warns on (a flow replay of tens of millions of messages takes
+  // minutes): every transfer of the step, all-to-alls and gradient all-reduces, each a flow.
+  const Topology topo = load_cluster("p4d.24xlarge", 2);
+  const auto m = small_model();
+  for (const char* strategy : {"switch", "smile", "node-limited"}) {
+    TrainingTimeline timeline;
+    TrainingStepOptions o;
+    o.strategy = strategy;
+    o.timeline = &timeline;
+    std::vector<std::size_t> calls;
+    o.on_replay_size = [&calls, &timeline](std::size_t messages) {
+      EXPECT_EQ(timeline.end_ps, 0);  // before the replay
+      calls.push_back(messages);
+    };
+    const auto r = simulate_training_step(topo, CostFactors::defaults(), m, o);
+    std::size_t all_to_all = 0;
+    for (const TimelinePart& p : timeline.parts)
+      if (p.kind == TimelinePartKind::Dispatch || p.kind == TimelinePartKind::Combine)
+        for (const TimelineTask& t : timeline.tasks_of(p)) all_to_all += t.transfer();
+    ASSERT_EQ(calls.size(), 1u) << strategy;
+    EXPECT_EQ(calls[0], r.flows) << strategy;
+    EXPECT_GT(calls[0], all_to_all) << strategy;  // the gradient all-reduces' transfers too
+    EXPECT_GT(all_to_all, 0u) << strategy;
+
+    calls.clear();
+    o.fidelity = Fidelity::Fluid;  // no messages replayed
+    simulate_training_step(topo, CostFactors::defaults(), m, o);
+    EXPECT_TRUE(calls.empty()) << strategy;
+  }
 }
 
 TEST(TrainingStep, WithOneNodeNoStrategySendsBytesAcrossNodes) {

@@ -9,6 +9,7 @@
 #include "sim/error.h"
 #include "tests/cli_capture.h"
 #include "tools/commands.h"
+#include "tools/run_setup.h"
 
 namespace {
 
@@ -64,4 +65,20 @@ TEST(RunCommand, ANegativeSeedIsRejectedNotWrapped) {
   EXPECT_THROW(moesim::testing_cli::run_cli(moesim::cli::add_run_command, "run " + kSmall + " --seed -1"), CLI::ValidationError);
   const std::string ok = moesim::testing_cli::run_cli(moesim::cli::add_run_command, "run " + kSmall + " --seed 7 --json");
   EXPECT_EQ(nlohmann::json::parse(ok)["seed"], 7);
+}
+
+TEST(RunCommand, AFlowReplayOfMillionsOfMessagesIsAnnouncedWithTheFluidAlternative) {
+  using moesim::cli::kLongReplayMessages;
+  using moesim::cli::long_replay_note;
+  EXPECT_FALSE(long_replay_note(0));
+  EXPECT_FALSE(long_replay_note(kLongReplayMessages));
+  const auto note = long_replay_note(64'100'000);
+  ASSERT_TRUE(note);
+  EXPECT_NE(note->find("64.1 M messages"), std::string::npos) << *note;
+  EXPECT_NE(note->find("--fidelity fluid"), std::string::npos) << *note;
+  EXPECT_TRUE(long_replay_note(kLongReplayMessages + 1));
+  // A small run (tens of thousands of messages) prints nothing on stderr.
+  ::testing::internal::CaptureStderr();
+  moesim::testing_cli::run_cli(moesim::cli::add_run_command, "run " + kSmall + " --json");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
