@@ -395,6 +395,7 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   }
   Executor exec(transfers);
   exec.track_busy(kCategories);  // the breakdown: per GPU and category, the union of its tasks' intervals
+  if (options.on_replay_progress) exec.on_progress(options.on_replay_progress, std::size_t{1} << 16);
   const Time end = exec.run(graph);
   rec.finish(end, network.link_stats(), topo);
 

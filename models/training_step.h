@@ -79,6 +79,10 @@ struct TrainingStepOptions {
   /// lets a caller warn before a long run (`moesim run` at 1,024 GPUs replays tens of
   /// millions). Called on the calling thread.
   std::function<void(std::size_t messages)> on_replay_size;
+  /// Either fidelity: called during the replay each time another 2^16 tasks have finished,
+  /// and with done = total at the end (Executor::on_progress), on the calling thread. For a
+  /// progress display; it must not throw.
+  std::function<void(std::size_t done, std::size_t total)> on_replay_progress;
 };
 
 /// Seconds, each the mean over GPUs of the time that GPU had at least one task of that kind

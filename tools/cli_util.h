@@ -11,6 +11,8 @@ namespace moesim::cli {
 double parse_size(std::string_view text);
 /// A comma-separated list of sizes or ranges "MIN:MAX" (doubling) or "MIN:MAX:FACTOR".
 std::vector<double> parse_size_list(std::string_view text);
+/// "42s", "3m07s", "2h05m" for a duration in seconds; "?" if negative or not finite.
+std::string duration_text(double seconds);
 /// "1.00 MiB"-style text for a byte count (nccl-tests prints raw bytes; tables use this).
 std::string format_size(double bytes);
 

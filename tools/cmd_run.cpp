@@ -5,6 +5,8 @@
 #include <iostream>
 #include <memory>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -53,12 +55,18 @@ Prepared prepare(const RunArgs& a) {
 }
 
 // `noted`: set once the long-replay note was printed (compare prints it for one strategy only).
+// `progress`: shown through a replay that got the note (run; compare runs several at once and
+// passes none).
 TrainingStepOptions options_for(const RunArgs& a, const Prepared& p, const std::string& strategy, bool only_declared,
-                                std::atomic<bool>& noted) {
+                                std::atomic<bool>& noted, ReplayProgress* progress) {
   TrainingStepOptions o = training_options(strategy, p.strategy_params, a.seed, a.distinct_layer_plans, only_declared);
-  o.on_replay_size = [&noted](std::size_t messages) {
-    if (const auto note = long_replay_note(messages); note && !noted.exchange(true)) fmt::print(stderr, "{}\n", *note);
+  o.on_replay_size = [&noted, progress](std::size_t messages) {
+    if (const auto note = long_replay_note(messages); note && !noted.exchange(true)) {
+      fmt::print(stderr, "{}\n", *note);
+      if (progress) progress->arm();
+    }
   };
+  if (progress) o.on_replay_progress = [progress](std::size_t done, std::size_t total) { (*progress)(done, total); };
   o.compute_efficiency = p.compute;
   o.fidelity = *fidelity_from_string(a.fidelity);  // CLI::IsMember checked it
   o.allreduce_algorithm = *allreduce_algorithm_from_string(a.allreduce_algorithm);  // likewise
@@ -74,7 +82,8 @@ void run_one(const RunArgs& a) {
   const Prepared p = prepare(a);
   TrainingTimeline timeline;
   std::atomic<bool> noted{false};
-  TrainingStepOptions options = options_for(a, p, a.strategy, false, noted);
+  ReplayProgress progress(stderr, ::isatty(2) ? ReplayProgress::Style::Bar : ReplayProgress::Style::Lines);
+  TrainingStepOptions options = options_for(a, p, a.strategy, false, noted, &progress);
   if (!a.trace.empty()) options.timeline = &timeline;
   const auto r = simulate_training_step(p.topo, p.costs, p.model, options);
   if (!a.trace.empty()) {
@@ -130,7 +139,7 @@ void run_compare(const RunArgs& a) {
   parallel_for(names.size(), jobs, [&](std::size_t i) {
     rows[i].name = names[i];
     try {
-      TrainingStepOptions o = options_for(a, p, names[i], true, noted);
+      TrainingStepOptions o = options_for(a, p, names[i], true, noted, nullptr);
       if (jobs > 1) o.planning_threads = 1;  // the strategies already share the cores
       rows[i].r = simulate_training_step(p.topo, p.costs, p.model, o);
     } catch (const InvariantError&) {

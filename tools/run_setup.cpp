@@ -7,6 +7,7 @@
 
 #include "models/strategy.h"
 #include "sim/error.h"
+#include "tools/cli_util.h"
 
 namespace moesim::cli {
 
@@ -87,6 +88,37 @@ std::optional<std::string> long_replay_note(std::size_t messages) {
       "million took 1.3-9.5 s and 100-140 MB (docs/PERFORMANCE.md). --fidelity fluid prices the step without them, "
       "in seconds.",
       static_cast<double>(messages) / 1e6);
+}
+
+void ReplayProgress::arm() {
+  armed_ = true;
+  start_ = std::chrono::steady_clock::now();
+}
+
+void ReplayProgress::operator()(std::size_t done, std::size_t total) {
+  if (!armed_) return;
+  const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const bool last = done >= total;
+  if (!last && last_s_ >= 0 && t - last_s_ < (style_ == Style::Bar ? 0.5 : 30.0)) return;
+  if (!last && last_s_ < 0 && style_ == Style::Lines && t < 30.0) return;  // the first line after 30 s
+  last_s_ = t;
+  if (style_ == Style::Bar)
+    fmt::print(out_, "\r{}{}", text(style_, done, total, t), last ? "\n" : "");
+  else
+    fmt::print(out_, "{}\n", text(style_, done, total, t));
+  std::fflush(out_);
+}
+
+std::string ReplayProgress::text(Style style, std::size_t done, std::size_t total, double elapsed_s) {
+  const double f = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+  const std::string when = done >= total ? "elapsed " + duration_text(elapsed_s)
+                                         : "ETA " + duration_text(f > 0 ? elapsed_s * (1 - f) / f : -1);
+  if (style == Style::Lines)
+    return fmt::format("moesim: replay {:.1f}% ({} of {} tasks), {}", 100 * f, done, total, when);
+  const int width = 30, filled = static_cast<int>(width * f);
+  std::string bar(static_cast<std::size_t>(filled), '#');
+  bar.resize(width, '.');
+  return fmt::format("moesim: replay [{}] {:5.1f}%  {}   ", bar, 100 * f, when);  // trailing blanks clear a longer ETA
 }
 
 nlohmann::json result_to_json(const TrainingStepResult& r) {

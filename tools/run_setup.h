@@ -2,7 +2,10 @@
 // What `moesim run`, `compare` and `sweep` share: loading a cluster, cost factors and model
 // with --set overrides, turning a strategy name and strategy.* parameters into
 // TrainingStepOptions, and the JSON form of a TrainingStepResult.
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,6 +50,27 @@ inline constexpr std::size_t kLongReplayMessages = 5'000'000;
 /// The note `run` and `compare` print on stderr before such a replay (TrainingStepOptions::
 /// on_replay_size), suggesting --fidelity fluid; nullopt for `messages` <= kLongReplayMessages.
 std::optional<std::string> long_replay_note(std::size_t messages);
+
+/// `moesim run`'s progress through a long replay (after long_replay_note), on stderr: on a
+/// terminal one bar redrawn in place at most twice a second, otherwise (a log file) a line
+/// every 30 s; either way a last line when the replay ends. Silent until arm().
+class ReplayProgress {
+ public:
+  enum class Style : std::uint8_t { Bar, Lines };
+  ReplayProgress(std::FILE* out, Style style) : out_(out), style_(style) {}
+  void arm();
+  /// TrainingStepOptions::on_replay_progress.
+  void operator()(std::size_t done, std::size_t total);
+  /// The text of one report: `elapsed_s` since arm(); done == total is the last.
+  static std::string text(Style style, std::size_t done, std::size_t total, double elapsed_s);
+
+ private:
+  std::FILE* out_;
+  Style style_;
+  bool armed_ = false;
+  std::chrono::steady_clock::time_point start_;
+  double last_s_ = -1;
+};
 
 /// The result as JSON (docs/OUTPUTS.md lists every field).
 nlohmann::json result_to_json(const TrainingStepResult& r);

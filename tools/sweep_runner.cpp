@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "sim/error.h"
+#include "tools/cli_util.h"
 #include "tools/sweep.h"
 #include "tools/sweep_file.h"
 
@@ -58,14 +59,6 @@ std::size_t shard_point(const Grid& grid, Shard shard, std::size_t j) {
 
 namespace {
 
-std::string duration_text(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  const auto t = static_cast<long long>(s + 0.5);
-  if (t < 60) return fmt::format("{}s", t);
-  if (t < 3600) return fmt::format("{}m{:02}s", t / 60, t % 60);
-  return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
-}
-
 struct Rates {
   double pct, rate, eta;
 };
@@ -90,7 +83,7 @@ std::string ProgressPrinter::bar_text(const Progress& p, int width) {
   bar.resize(static_cast<std::size_t>(width), '.');
   std::string text =
       fmt::format("[{}] {}/{} {:5.1f}%  {:.2f} points/s  {} {}", bar, p.done, p.total, r.pct, r.rate,
-                  p.finished ? "elapsed" : "ETA", p.finished ? duration_text(p.elapsed_s) : duration_text(r.eta));
+                  p.finished ? "elapsed" : "ETA", p.finished ? cli::duration_text(p.elapsed_s) : cli::duration_text(r.eta));
   if (p.failed) text += fmt::format("  {} failed", p.failed);
   return text;
 }
@@ -99,7 +92,7 @@ std::string ProgressPrinter::line_text(const Progress& p) {
   const Rates r = rates(p);
   std::string text =
       fmt::format("sweep: {}/{} points ({:.1f}%), {:.2f} points/s, {} {}", p.done, p.total, r.pct, r.rate,
-                  p.finished ? "elapsed" : "ETA", p.finished ? duration_text(p.elapsed_s) : duration_text(r.eta));
+                  p.finished ? "elapsed" : "ETA", p.finished ? cli::duration_text(p.elapsed_s) : cli::duration_text(r.eta));
   if (p.failed) text += fmt::format(", {} failed", p.failed);
   return text;
 }

@@ -87,6 +87,7 @@ Time Executor::run(TaskGraph& graph) {
     if (pending_[t] == 0) roots.push_back(t);
   for (TaskId t : roots) ready(t);
   engine.run();
+  if (progress_ && (done_ & progress_mask_) != 0) progress_(done_, n);  // the last call says all are done
   MOESIM_CHECK(done_ == n, "task graph did not complete: {} of {} tasks ran (a dependency cycle?)", done_, n);
   return std::max(t0, last_finish_);
 }
@@ -135,6 +136,12 @@ void Executor::pump_stream(std::uint64_t idx) {
   });
 }
 
+void Executor::on_progress(std::function<void(std::size_t, std::size_t)> progress, std::size_t every) {
+  MOESIM_CHECK(every > 0 && (every & (every - 1)) == 0, "on_progress: every = {} is not a power of two", every);
+  progress_ = std::move(progress);
+  progress_mask_ = every - 1;
+}
+
 void Executor::track_busy(int categories) {
   MOESIM_CHECK(categories >= 0, "track_busy: {} categories", categories);
   busy_categories_ = categories;
@@ -167,6 +174,7 @@ void Executor::finished(TaskId id) {
     if (--b.running == 0) b.total_ps += t.finish.ps() - b.since_ps;
   }
   ++done_;
+  if (progress_ && (done_ & progress_mask_) == 0) progress_(done_, graph_->tasks_.size());
   for (std::uint32_t e = succ_begin_[id]; e < succ_begin_[id + 1]; ++e) {
     const TaskId s = succ_[e];
     if (--pending_[s] == 0) ready(s);

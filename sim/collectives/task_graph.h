@@ -12,6 +12,7 @@
 // Memory: ~64 bytes per task + 8 per edge. Edges are kept as a list and turned into CSR at
 // run(), so building a million-task graph needs no per-task allocation.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -84,6 +85,9 @@ class Executor {
   void track_busy(int categories);
   /// After run() with track_busy(): that length for GPU `g` and `category`.
   Time busy(GpuId g, int category) const;
+  /// Before run(): call `progress(done, total)` each time another `every` tasks (a power of
+  /// two) have finished, and once more when all have. On the running thread, between events.
+  void on_progress(std::function<void(std::size_t done, std::size_t total)> progress, std::size_t every);
 
  private:
   void ready(TaskId t);
@@ -106,6 +110,8 @@ class Executor {
   std::vector<std::uint64_t> stream_keys_;
   std::size_t done_ = 0;
   Time last_finish_;
+  std::function<void(std::size_t, std::size_t)> progress_;
+  std::size_t progress_mask_ = 0;  // every - 1
   // track_busy(): per (GPU, category), tasks running, since when, and the busy time so far.
   struct Busy {
     std::uint32_t running = 0;

@@ -92,6 +92,38 @@ TEST(TrainingStep, OnReplaySizeGivesTheMessagesBeforeTheFlowReplayAndIsNotCalled
   }
 }
 
+TEST(TrainingStep, OnReplayProgressCountsTheTasksUpToTheirTotal) {
+  // 2 x p4d, 4 layers (15k tasks): below the 2^16 stride, so the one report is the last.
+  const Topology topo = load_cluster("p4d.24xlarge", 2);
+  for (const Fidelity f : {Fidelity::Flow, Fidelity::Fluid}) {
+    TrainingStepOptions o;
+    o.fidelity = f;
+    std::vector<std::pair<std::size_t, std::size_t>> calls;
+    o.on_replay_progress = [&calls](std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
+    const auto r = simulate_training_step(topo, CostFactors::defaults(), small_model(), o);
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].first, r.tasks);
+    EXPECT_EQ(calls[0].second, r.tasks);
+  }
+  // 8 x p4d: over 65,536 tasks, a report every 65,536 and the last.
+  TrainingStepOptions o;
+  o.distinct_layer_plans = 1;
+  std::vector<std::size_t> done;
+  std::size_t total = 0;
+  o.on_replay_progress = [&](std::size_t d, std::size_t t) {
+    done.push_back(d);
+    total = t;
+  };
+  ModelConfig m = load_model("switch-base-128");
+  apply_overrides(m, std::vector<std::pair<std::string, std::string>>{{"tokens_per_gpu", "256"}});
+  const auto r = simulate_training_step(load_cluster("p4d.24xlarge", 8), CostFactors::defaults(), m, o);
+  ASSERT_GT(r.tasks, 65536u);
+  ASSERT_EQ(total, r.tasks);
+  ASSERT_EQ(done.size(), r.tasks / 65536 + (r.tasks % 65536 != 0));
+  for (std::size_t i = 0; i + 1 < done.size(); ++i) EXPECT_EQ(done[i], (i + 1) * 65536);
+  EXPECT_EQ(done.back(), r.tasks);
+}
+
 TEST(TrainingStep, WithOneNodeNoStrategySendsBytesAcrossNodes) {
   const Topology topo = load_cluster("p4d.24xlarge", 1);
   const auto m = small_model();

@@ -222,6 +222,41 @@ TEST(TaskGraph, ChainedMarkersRunOnceEachInDependencyOrder) {
   EXPECT_LE(g.task(b).finish, g.task(c).start);
 }
 
+TEST(TaskGraph, ProgressIsReportedEveryPowerOfTwoTasksAndOnceWhenAllHaveFinished) {
+  // 11 tasks: a chain of 5 transfers and 6 markers after it; reports every 4 tasks.
+  const Topology topo = build_simple_cluster(issue_cluster(1));
+  auto run = [&](std::size_t every) {
+    TaskGraph g;
+    TaskId prev = g.add_transfer(GpuId::from(0), GpuId::from(1), 1e6);
+    for (int i = 0; i < 4; ++i) {
+      const TaskId t = g.add_transfer(GpuId::from(0), GpuId::from(1), 1e6);
+      g.depend(prev, t);
+      prev = t;
+    }
+    for (int i = 0; i < 6; ++i) g.depend(prev, g.add_marker());
+    Engine e;
+    Network net(e, topo.links());
+    const CostFactors costs = CostFactors::ideal();
+    TransferService ts(e, net, topo, costs);
+    Executor exec(ts);
+    std::vector<std::pair<std::size_t, std::size_t>> calls;
+    exec.on_progress([&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); }, every);
+    exec.run(g);
+    return calls;
+  };
+  using Calls = std::vector<std::pair<std::size_t, std::size_t>>;
+  EXPECT_EQ(run(4), (Calls{{4, 11}, {8, 11}, {11, 11}}));
+  EXPECT_EQ(run(1).size(), 11u);         // every task, the last one (11, 11) once
+  EXPECT_EQ(run(16), (Calls{{11, 11}}));  // fewer tasks than `every`: the final report only
+  Engine e;
+  Network net(e, topo.links());
+  const CostFactors costs = CostFactors::ideal();
+  TransferService ts(e, net, topo, costs);
+  Executor exec(ts);
+  EXPECT_THROW(exec.on_progress([](std::size_t, std::size_t) {}, 3), InvariantError);
+  EXPECT_THROW(exec.on_progress([](std::size_t, std::size_t) {}, 0), InvariantError);
+}
+
 // ---- tree all-reduce (NCCL's double binary tree) -------------------------------------------
 
 namespace {

@@ -1,5 +1,7 @@
 // `moesim compare` through CLI11 (tools/cmd_run.cpp): strategies run on --jobs threads and
 // the output must not depend on how many.
+#include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -81,4 +83,38 @@ TEST(RunCommand, AFlowReplayOfMillionsOfMessagesIsAnnouncedWithTheFluidAlternati
   ::testing::internal::CaptureStderr();
   moesim::testing_cli::run_cli(moesim::cli::add_run_command, "run " + kSmall + " --json");
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+TEST(RunCommand, ReplayProgressTextAndItsSilenceUntilArmed) {
+  using moesim::cli::ReplayProgress;
+  EXPECT_EQ(ReplayProgress::text(ReplayProgress::Style::Lines, 25, 100, 10.0),
+            "moesim: replay 25.0% (25 of 100 tasks), ETA 30s");
+  EXPECT_EQ(ReplayProgress::text(ReplayProgress::Style::Lines, 100, 100, 200.0),
+            "moesim: replay 100.0% (100 of 100 tasks), elapsed 3m20s");
+  EXPECT_EQ(ReplayProgress::text(ReplayProgress::Style::Bar, 50, 100, 4.0),
+            "moesim: replay [###############...............]  50.0%  ETA 4s   ");
+  EXPECT_EQ(ReplayProgress::text(ReplayProgress::Style::Lines, 0, 100, 1.0),
+            "moesim: replay 0.0% (0 of 100 tasks), ETA ?");  // no rate yet
+
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  auto written = [f] {
+    std::fflush(f);
+    std::string out(static_cast<std::size_t>(std::ftell(f)), ' ');
+    std::rewind(f);
+    const std::size_t n = std::fread(out.data(), 1, out.size(), f);
+    out.resize(n);
+    return out;
+  };
+  ReplayProgress lines(f, ReplayProgress::Style::Lines);
+  lines(50, 100);
+  lines(100, 100);
+  EXPECT_EQ(written(), "");  // not armed: a short replay says nothing
+  lines.arm();
+  lines(50, 100);  // within the first 30 s: no line yet
+  lines(100, 100);
+  const std::string out = written();
+  EXPECT_EQ(out.rfind("moesim: replay 100.0% (100 of 100 tasks), elapsed ", 0), 0u) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  std::fclose(f);
 }
