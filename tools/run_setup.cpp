@@ -90,18 +90,22 @@ std::optional<std::string> long_replay_note(std::size_t messages) {
       static_cast<double>(messages) / 1e6);
 }
 
+namespace {
+double report_interval_s(ReplayProgress::Style s) { return s == ReplayProgress::Style::Bar ? 0.5 : 30.0; }
+}  // namespace
+
 void ReplayProgress::arm() {
   armed_ = true;
   start_ = std::chrono::steady_clock::now();
+  next_s_ = style_ == Style::Bar ? 0 : report_interval_s(style_);  // a bar at once, a line after 30 s
 }
 
 void ReplayProgress::operator()(std::size_t done, std::size_t total) {
   if (!armed_) return;
   const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const bool last = done >= total;
-  if (!last && last_s_ >= 0 && t - last_s_ < (style_ == Style::Bar ? 0.5 : 30.0)) return;
-  if (!last && last_s_ < 0 && style_ == Style::Lines && t < 30.0) return;  // the first line after 30 s
-  last_s_ = t;
+  if (!last && t < next_s_) return;
+  next_s_ = t + report_interval_s(style_);
   if (style_ == Style::Bar)
     fmt::print(out_, "\r{}{}", text(style_, done, total, t), last ? "\n" : "");
   else

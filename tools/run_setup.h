@@ -69,7 +69,7 @@ class ReplayProgress {
   Style style_;
   bool armed_ = false;
   std::chrono::steady_clock::time_point start_;
-  double last_s_ = -1;
+  double next_s_ = 0;  // seconds after arm() of the next report (the last one is always made)
 };
 
 /// The result as JSON (docs/OUTPUTS.md lists every field).
