@@ -1,6 +1,7 @@
 // moesim run / moesim compare: one training iteration under one or several routing strategies.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <iostream>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "models/training_step.h"
 #include "sim/error.h"
 #include "sim/parallel_for.h"
+#include "tools/cli_util.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
 #include "tools/run_setup.h"
@@ -55,8 +57,8 @@ Prepared prepare(const RunArgs& a) {
 }
 
 // `noted`: set once the long-replay note was printed (compare prints it for one strategy only).
-// `progress`: shown through a replay that got the note (run; compare runs several at once and
-// passes none).
+// `progress`: shown through a replay that got the note (run; compare runs several at once,
+// passes none and prints a line as each strategy finishes).
 TrainingStepOptions options_for(const RunArgs& a, const Prepared& p, const std::string& strategy, bool only_declared,
                                 std::atomic<bool>& noted, ReplayProgress* progress) {
   TrainingStepOptions o = training_options(strategy, p.strategy_params, a.seed, a.distinct_layer_plans, only_declared);
@@ -135,6 +137,8 @@ void run_compare(const RunArgs& a) {
   std::vector<Row> rows(names.size());
   std::vector<std::exception_ptr> fatal(names.size());
   std::atomic<bool> noted{false};
+  std::atomic<std::size_t> finished{0};
+  const auto start = std::chrono::steady_clock::now();
   const std::size_t jobs = thread_count(static_cast<std::size_t>(a.jobs), names.size());
   parallel_for(names.size(), jobs, [&](std::size_t i) {
     rows[i].name = names[i];
@@ -148,6 +152,11 @@ void run_compare(const RunArgs& a) {
       if (names[i] == a.baseline) fatal[i] = std::current_exception();
       rows[i].error = e.what();
     }
+    const std::size_t k = ++finished;
+    if (noted)  // long replays: a line per strategy instead of a progress bar
+      fmt::print(stderr, "moesim: compare: {} {}, {} of {} strategies, {} elapsed\n", names[i],
+                 rows[i].r ? "done" : "failed", k, names.size(),
+                 duration_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
   });
   for (const auto& e : fatal)
     if (e) std::rethrow_exception(e);  // the first failing strategy in the list's order
