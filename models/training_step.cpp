@@ -93,9 +93,9 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   // Engine pieces (the TransferService also prices ta-moe's per-pair costs).
   Engine engine;
   Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
-  // The phases send the same pairs (cache), over PCIe links their NICs dominate (declare).
-  TransferService transfers(engine, network, topo, costs,
-                            {.cache_routes = true, .declare_dominated_links = options.fidelity == Fidelity::Flow});
+  // The phases send the same pairs (cache), over PCIe links their NICs dominate (declared
+  // before the replay, below).
+  TransferService transfers(engine, network, topo, costs, {.cache_routes = true});
 
   std::vector<double> cost_per_byte;
   if (strategy->needs_costs()) {
@@ -117,20 +117,13 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   std::vector<DispatchPlan> plans(static_cast<std::size_t>(distinct));
   {
     // Plan i depends only on its layer and the seed: any number of threads gives the same
-    // plans. A failure is reported as the serial loop would: the lowest layer's first.
-    std::vector<std::exception_ptr> failed(plans.size());
+    // plans. A failure is reported as the serial loop would: the lowest layer's (parallel_for).
     const std::size_t threads = thread_count(static_cast<std::size_t>(std::max(0, options.planning_threads)), plans.size());
     parallel_for(plans.size(), threads, [&](std::size_t i) {
-      try {
-        const GatingSample gating = sample_gating(model, layout, moe_layers[i], options.seed);
-        plans[i] = strategy->plan(
-            RoutingInput{.model = model, .layout = layout, .gating = gating, .cost_s_per_byte = cost_per_byte});
-      } catch (...) {
-        failed[i] = std::current_exception();
-      }
+      const GatingSample gating = sample_gating(model, layout, moe_layers[i], options.seed);
+      plans[i] = strategy->plan(
+          RoutingInput{.model = model, .layout = layout, .gating = gating, .cost_s_per_byte = cost_per_byte});
     });
-    for (const auto& e : failed)
-      if (e) std::rethrow_exception(e);
   }
   std::map<int, int> plan_of_layer;
   for (std::size_t i = 0; i < moe_layers.size(); ++i) plan_of_layer[moe_layers[i]] = static_cast<int>(i % plans.size());
@@ -393,6 +386,7 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
     for (const Task& t : graph.tasks()) messages += t.kind == TaskKind::Transfer;
     options.on_replay_size(messages);
   }
+  if (!fluid) transfers.declare_dominated_links();  // O(GPUs^2): after planning and the note
   Executor exec(transfers);
   exec.track_busy(kCategories);  // the breakdown: per GPU and category, the union of its tasks' intervals
   if (options.on_replay_progress) exec.on_progress(options.on_replay_progress, std::size_t{1} << 16);
