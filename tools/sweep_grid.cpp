@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <new>
 #include <set>
 #include <sstream>
 
@@ -15,6 +16,7 @@
 #include "models/strategy.h"
 #include "sim/error.h"
 #include "sim/json_reader.h"
+#include "tools/memory_limit.h"
 #include "tools/run_setup.h"
 #include "tools/sweep.h"
 #include "validation/calibrate.h"
@@ -641,6 +643,9 @@ PointResult Grid::run(std::size_t point) const {
   } catch (const Error& e) {
     r.status = PointResult::Status::Error;
     r.error = one_line(e.what());
+  } catch (const std::bad_alloc&) {  // this point is too large for moesim's memory limit; the others may fit
+    r.status = PointResult::Status::Error;
+    r.error = one_line(cli::out_of_memory_message());
   } catch (const std::exception& e) {
     r.status = PointResult::Status::InternalError;
     r.error = one_line(fmt::format("{}", e.what()));

@@ -53,6 +53,8 @@ void TransferService::compute_path(GpuId src, GpuId dst) const {
 }
 
 void TransferService::declare_dominated_links() {
+  MOESIM_CHECK(network_.active_flows() == 0 && network_.flows_completed() == 0,
+               "declare_dominated_links after the first send ({} flows sent)", network_.active_flows() + network_.flows_completed());
   // As the solver's dynamic rule (sim/maxmin.h), over every route instead of the flows of the
   // moment: the first route through l names l's candidates (up to 4 of its links that precede
   // l: smaller capacity, or equal and a smaller index, smallest first); each later route

@@ -44,6 +44,7 @@ struct TransferOptions {
   /// network each link that every route through it also crosses a narrower link on
   /// (Network::declare_dominated): a GPU's PCIe links behind its NIC. Its flows then cost
   /// the solver nothing there. O(GPUs^2 x path length) once; for a step's many messages.
+  /// (Or call declare_dominated_links() later, before the first send.)
   bool declare_dominated_links = false;
 };
 
@@ -60,6 +61,12 @@ class TransferService {
   /// (macro-steps of a long ring): the protocol is chosen for one message, and the overhead
   /// and path latency are paid `repeat` times while the bytes share links once.
   void send(GpuId src, GpuId dst, double bytes, std::function<void()> on_delivered, int repeat = 1);
+
+  /// What the declare_dominated_links option does at construction, done now: before the
+  /// first send (InvariantError otherwise). The training step calls it once the task graph is
+  /// built, so that a run too large to replay fails, or says how long it is, before this
+  /// O(GPUs^2) walk (hours on 100,000 nodes) rather than after it.
+  void declare_dominated_links();
 
   /// The isolated (uncontended) time of one message; what `send` takes on an idle network.
   Time isolated_time(GpuId src, GpuId dst, double bytes) const;
@@ -100,7 +107,6 @@ class TransferService {
   Route route(GpuId src, GpuId dst) const;
   /// The links of src -> dst (PXN included) into path_.
   void compute_path(GpuId src, GpuId dst) const;
-  void declare_dominated_links();
   void index_rails();  // by_node_rail_ and max_rails_ (PXN)
   std::span<const LinkId> links_of(const Route& r) const {
     return {(options_.cache_routes ? route_links_.data() : path_.data()) + r.first, r.links};
