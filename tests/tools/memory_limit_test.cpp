@@ -3,14 +3,12 @@
 // 1, also when it runs out on a worker thread (compare -j 2), where it used to std::terminate.
 #include "tools/memory_limit.h"
 
-#include <array>
-#include <cstdio>
 #include <string>
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include "sim/error.h"
+#include "tests/shell_run.h"
 
 namespace moesim::cli {
 namespace {
@@ -47,23 +45,8 @@ TEST(MemoryLimit, NoMemAvailableLineMeansNoLimit) {
   EXPECT_EQ(memory_limit_bytes(nullptr, "MemAvailable: lots\n", 0), std::nullopt);
 }
 
-struct Shell {
-  int exit_code = -1;
-  bool signalled = false;
-  std::string output;
-};
-
-Shell run(const std::string& command) {
-  Shell r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.signalled = WIFSIGNALED(status);
-  return r;
-}
+using testing_shell::run;
+using testing_shell::Shell;
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MOESIM_SKIP_UNDER_ASAN GTEST_SKIP() << "builds with AddressSanitizer set no memory limit"

@@ -6,25 +6,13 @@
 #include <string>
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
+
+#include "tests/shell_run.h"
 
 namespace {
 
-struct Shell {
-  int exit_code = -1;
-  std::string output;
-};
-
-Shell run(const std::string& command) {
-  Shell r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using moesim::testing_shell::run;
+using moesim::testing_shell::Shell;
 
 std::string notebook_command(const std::string& notebook, const std::string& env) {
   return env + " '" MOESIM_PYTHON3 "' '" MOESIM_SOURCE_DIR "/notebooks/run_notebook.py' '" MOESIM_SOURCE_DIR "/notebooks/" +
