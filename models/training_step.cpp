@@ -381,11 +381,7 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
     }
   }
 
-  if (!fluid && options.on_replay_size) {
-    std::size_t messages = 0;
-    for (const Task& t : graph.tasks()) messages += t.kind == TaskKind::Transfer;
-    options.on_replay_size(messages);
-  }
+  if (!fluid && options.on_replay_size) options.on_replay_size(graph.transfer_count());
   if (!fluid) transfers.declare_dominated_links();  // O(GPUs^2): after planning and the note
   Executor exec(transfers);
   exec.track_busy(kCategories);  // the breakdown: per GPU and category, the union of its tasks' intervals

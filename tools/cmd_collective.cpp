@@ -1,4 +1,5 @@
 // moesim collective: simulate one collective on every GPU of a cluster, as nccl-tests runs it.
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "tools/cli_util.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
+#include "tools/run_setup.h"
 
 namespace moesim::cli {
 
@@ -24,6 +26,7 @@ struct CollectiveArgs {
   std::string algorithm = "direct";
   std::string allreduce_algorithm = "auto";
   int channels = 0;
+  std::string fidelity = "flow";
   bool json = false;
 };
 
@@ -37,6 +40,16 @@ void run_collective(const CollectiveArgs& a) {
   opt.algorithm = a.algorithm == "hierarchical" ? AllToAllAlgorithm::Hierarchical : AllToAllAlgorithm::Direct;
   opt.ring_channels = a.channels;
   opt.allreduce_algorithm = *allreduce_algorithm_from_string(a.allreduce_algorithm);  // CLI::IsMember checked it
+  opt.fluid = a.fidelity == "fluid";
+  bool noted = false;  // one note for the whole size list
+  opt.on_replay_size = [&noted](std::size_t messages) {
+    if (noted) return;
+    if (const auto note = long_replay_note(messages, ReplayKind::Collective)) {
+      fmt::print(stderr, "{}\n", *note);
+      std::fflush(stderr);
+      noted = true;
+    }
+  };
   const auto sizes = parse_size_list(a.bytes);
   const bool allreduce = op == CollectiveOp::AllReduce;
   // The algorithm that ran: all-reduce's may differ by size (auto).
@@ -52,12 +65,12 @@ void run_collective(const CollectiveArgs& a) {
   }
   nlohmann::json out = nlohmann::json::array();
   if (!a.json) {
-    fmt::print("# moesim collective: {} on {} ({} GPUs, {} nodes), algorithm {}, cost factors: {}\n", to_string(op),
-               topo.name(), topo.gpu_count(), topo.node_count(),
+    fmt::print("# moesim collective: {} on {} ({} GPUs, {} nodes), algorithm {}, fidelity {}, cost factors: {}\n",
+               to_string(op), topo.name(), topo.gpu_count(), topo.node_count(),
                allreduce                      ? to_string(opt.allreduce_algorithm)
                : op == CollectiveOp::AllToAll ? to_string(opt.algorithm)
                                               : "ring",
-               costs.origin());
+               a.fidelity, costs.origin());
     fmt::print("#{:>14} {:>14} {:>10} {:>10} {:>10}{}\n", "size", "count", "time", "algbw", "busbw",
                allreduce ? "  algorithm" : "");
     fmt::print("#{:>14} {:>14} {:>10} {:>10} {:>10}\n", "(B)", "(elements)", "(us)", "(GB/s)", "(GB/s)");
@@ -72,6 +85,7 @@ void run_collective(const CollectiveArgs& a) {
                      {"algbw_GBps", r.algbw_GBps},
                      {"busbw_GBps", r.busbw_GBps},
                      {"ranks", topo.gpu_count()},
+                     {"fidelity", a.fidelity},
                      {"flows", r.flows}});
     } else {
       fmt::print(" {:>14.0f} {:>14.0f} {:>10.2f} {:>10.2f} {:>10.2f}{}\n", r.bytes, r.bytes / 4, r.time.us(),
@@ -110,10 +124,15 @@ void add_collective_command(CLI::App& app) {
          "Rings for all-reduce/all-gather, or channels of two trees each for the tree all-reduce (0 = NICs per "
          "node across nodes, 1 inside one)")
       ->check(CLI::Range(0, 64));
+  cmd->add_option("--fidelity", args->fidelity,
+                  "flow: replay every message on the max-min network (the reference); fluid: price the collective "
+                  "with the bottleneck model (no flows; seconds where flow takes minutes, docs/PERFORMANCE.md)")
+      ->check(CLI::IsMember({"flow", "fluid"}))
+      ->capture_default_str();
   cmd->add_flag(
       "--json", args->json,
-      "Print a JSON array of {op, algorithm, bytes, time_us, algbw_GBps, busbw_GBps, ranks, flows} (algorithm: "
-      "the one that ran)");
+      "Print a JSON array of {op, algorithm, bytes, time_us, algbw_GBps, busbw_GBps, ranks, fidelity, flows} "
+      "(algorithm: the one that ran; flows: 0 with --fidelity fluid)");
   cmd->callback([args] { run_collective(*args); });
 }
 

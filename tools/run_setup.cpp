@@ -79,15 +79,24 @@ TrainingStepOptions training_options(const std::string& strategy,
   return o;
 }
 
-std::optional<std::string> long_replay_note(std::size_t messages) {
+std::optional<std::string> long_replay_note(std::size_t messages, ReplayKind kind) {
   if (messages <= kLongReplayMessages) return std::nullopt;
+  const double millions = static_cast<double>(messages) / 1e6;
+  if (kind == ReplayKind::Collective)
+    // Per million messages (docs/PERFORMANCE.md, "moesim collective"): a 64 MiB all-to-all on
+    // 128 and 256 x p4d, 1.0 M messages in 2.0 s and 125 MB, 4.2 M in 8.3 s and 448 MB; a
+    // 1 MiB ring all-reduce on 64 and 128 x p4d, 2.1 M in 1.9 s and 196 MB, 8.4 M in 8.2 s and 764 MB.
+    return fmt::format(
+        "moesim: note: the flow model replays {:.1f} M messages for this collective; on the development machine "
+        "each million took 0.9-2.0 s and 90-120 MB (docs/PERFORMANCE.md). --fidelity fluid prices it without them.",
+        millions);
   // Per million messages (docs/PERFORMANCE.md): switch-base-128 on 16 x p4d, 0.45 M messages
   // in 0.6 s and 62 MB; deepseek-v3 node-limited on 128 x p4d, 73 M in 694 s and 7.2 GB.
   return fmt::format(
       "moesim: note: the flow model replays {:.1f} M messages for this step; on the development machine each "
       "million took 1.3-9.5 s and 100-140 MB (docs/PERFORMANCE.md). --fidelity fluid prices the step without them, "
       "in seconds.",
-      static_cast<double>(messages) / 1e6);
+      millions);
 }
 
 namespace {

@@ -47,9 +47,12 @@ TrainingStepOptions training_options(const std::string& strategy,
 
 /// Flow-level replays above this many messages take minutes and GiBs (docs/PERFORMANCE.md).
 inline constexpr std::size_t kLongReplayMessages = 5'000'000;
-/// The note `run` and `compare` print on stderr before such a replay (TrainingStepOptions::
-/// on_replay_size), suggesting --fidelity fluid; nullopt for `messages` <= kLongReplayMessages.
-std::optional<std::string> long_replay_note(std::size_t messages);
+/// What a long replay replays: a training step (`run`, `compare`) or one collective.
+enum class ReplayKind : std::uint8_t { Step, Collective };
+/// The note `run`, `compare` and `collective` print on stderr before such a replay
+/// (TrainingStepOptions::on_replay_size, CollectiveOptions::on_replay_size), suggesting
+/// --fidelity fluid; nullopt for `messages` <= kLongReplayMessages.
+std::optional<std::string> long_replay_note(std::size_t messages, ReplayKind kind = ReplayKind::Step);
 
 /// `moesim run`'s progress through a long replay (after long_replay_note), on stderr: on a
 /// terminal one bar redrawn in place at most twice a second, otherwise (a log file) a line

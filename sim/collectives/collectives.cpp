@@ -479,18 +479,69 @@ double busbw_factor(CollectiveOp op, int n) {
   return op == CollectiveOp::AllReduce ? 2 * f : f;
 }
 
-CollectiveResult simulate_collective(const Topology& topo, const CostFactors& costs, CollectiveOp op, double bytes,
-                                     const CollectiveOptions& options) {
-  if (!(bytes > 0)) throw InputError(fmt::format("collective size must be > 0 bytes, got {}", bytes));
-  const int P = topo.gpu_count();
-  std::vector<GpuId> ranks(P);
-  for (int r = 0; r < P; ++r) ranks[r] = GpuId::from(r);
+namespace {
+
+Time last_finish(const FluidResult& r) {
+  Time t = Time::zero();
+  for (Time f : r.finish) t = std::max(t, f);
+  return t;
+}
+
+// The fluid model's time for simulate_collective's collective (CollectiveOptions::fluid).
+// All-reduce: `allreduce` is set to the algorithm priced.
+Time fluid_collective_time(const TransferService& transfers, std::span<const GpuId> ranks, CollectiveOp op, double bytes,
+                           const CollectiveOptions& options, int channels, AllReduceAlgorithm& allreduce) {
+  const Topology& topo = transfers.topology();
+  const int P = static_cast<int>(ranks.size());
+  const std::vector<std::vector<GpuId>> groups{std::vector<GpuId>(ranks.begin(), ranks.end())};
+  const std::span<const int> group_channels(&channels, 1);
+  switch (op) {
+    case CollectiveOp::AllToAll: {
+      const int window = transfers.costs().collective().alltoall_max_peers_in_flight;
+      const double per_peer = bytes / P;
+      const Layout l = layout_of(topo, ranks);
+      std::vector<FluidTransfer> msgs;
+      if (options.algorithm == AllToAllAlgorithm::Direct || l.by_node.size() == 1) {
+        msgs.reserve(static_cast<std::size_t>(P) * P);
+        for (int r = 0; r < P; ++r)
+          for (int peer = 0; peer < P; ++peer) msgs.push_back({r, peer, per_peer});
+        return last_finish(fluid_alltoallv(transfers, ranks, msgs, window));
+      }
+      if (!l.grid) throw InputError("the hierarchical all-to-all needs the same number of ranks on every node");
+      // As append_alltoallv's two phases: (n,i) -> (n,j) carries what (n,i) sends to local
+      // index j on every node; then (n,j) -> (m,j), m != n, what node n sends to (m,j).
+      const int N = static_cast<int>(l.by_node.size());
+      const int G = static_cast<int>(l.by_node.front().size());
+      for (const auto& node : l.by_node)
+        for (int i : node)
+          for (int j : node)
+            if (i != j) msgs.push_back({i, j, per_peer * N});
+      Time t = last_finish(fluid_alltoallv(transfers, ranks, msgs, window));
+      msgs.clear();
+      for (int n = 0; n < N; ++n)
+        for (int m = 0; m < N; ++m)
+          if (m != n)
+            for (int j = 0; j < G; ++j) msgs.push_back({l.by_node[n][j], l.by_node[m][j], per_peer * G});
+      return t + last_finish(fluid_alltoallv(transfers, ranks, msgs, window));
+    }
+    case CollectiveOp::AllReduce: {
+      FluidAllReduce r = fluid_allreduce(transfers, groups, bytes, group_channels, allreduce);
+      allreduce = r.algorithm;
+      return last_finish(r.result);
+    }
+    case CollectiveOp::AllGather:
+      return last_finish(fluid_allgather_rings(transfers, groups, bytes, group_channels));
+  }
+  return Time::zero();
+}
+
+// The flow model's time for simulate_collective's collective: its task graph replayed.
+Time replay_collective(TransferService& transfers, std::span<const GpuId> ranks, CollectiveOp op, double bytes,
+                       const CollectiveOptions& options, int channels, AllReduceAlgorithm& allreduce) {
+  const Topology& topo = transfers.topology();
+  const CostFactors& costs = transfers.costs();
+  const int P = static_cast<int>(ranks.size());
   TaskGraph graph;
-  const int channels = options.ring_channels > 0 ? options.ring_channels : default_ring_channels(topo, ranks);
-  Engine engine;
-  Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
-  TransferService transfers(engine, network, topo, costs);
-  AllReduceAlgorithm allreduce = options.allreduce_algorithm;
   switch (op) {
     case CollectiveOp::AllToAll: {
       const double per_peer = bytes / P;
@@ -501,7 +552,7 @@ CollectiveResult simulate_collective(const Topology& topo, const CostFactors& co
     }
     case CollectiveOp::AllReduce: {
       if (allreduce == AllReduceAlgorithm::Auto) {
-        const std::vector<std::vector<GpuId>> groups{ranks};
+        const std::vector<std::vector<GpuId>> groups{std::vector<GpuId>(ranks.begin(), ranks.end())};
         allreduce = fluid_allreduce(transfers, groups, bytes, std::span<const int>(&channels, 1), allreduce).algorithm;
       }
       append_allreduce(graph, topo, ranks, bytes, allreduce, channels, TreePipeline::from(costs.collective()));
@@ -511,14 +562,34 @@ CollectiveResult simulate_collective(const Topology& topo, const CostFactors& co
       append_allgather_ring(graph, topo, ranks, bytes, channels);
       break;
   }
+  if (options.on_replay_size) options.on_replay_size(graph.transfer_count());
   Executor exec(transfers);
-  const Time t = exec.run(graph);
+  return exec.run(graph);
+}
+
+}  // namespace
+
+CollectiveResult simulate_collective(const Topology& topo, const CostFactors& costs, CollectiveOp op, double bytes,
+                                     const CollectiveOptions& options) {
+  if (!(bytes > 0)) throw InputError(fmt::format("collective size must be > 0 bytes, got {}", bytes));
+  const int P = topo.gpu_count();
+  std::vector<GpuId> ranks(P);
+  for (int r = 0; r < P; ++r) ranks[r] = GpuId::from(r);
+  const int channels = options.ring_channels > 0 ? options.ring_channels : default_ring_channels(topo, ranks);
+  Engine engine;
+  Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
+  TransferService transfers(engine, network, topo, costs);
+  AllReduceAlgorithm allreduce = options.allreduce_algorithm;
   CollectiveResult res;
-  res.allreduce_algorithm = allreduce;
   res.bytes = bytes;
-  res.time = t;
-  res.flows = network.flows_completed();
-  res.algbw_GBps = t > Time::zero() ? bytes / t.seconds() / 1e9 : 0;
+  if (options.fluid) {
+    res.time = fluid_collective_time(transfers, ranks, op, bytes, options, channels, allreduce);
+  } else {
+    res.time = replay_collective(transfers, ranks, op, bytes, options, channels, allreduce);
+    res.flows = network.flows_completed();
+  }
+  res.allreduce_algorithm = allreduce;
+  res.algbw_GBps = res.time > Time::zero() ? bytes / res.time.seconds() / 1e9 : 0;
   res.busbw_GBps = res.algbw_GBps * busbw_factor(op, P);
   return res;
 }

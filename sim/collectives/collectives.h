@@ -142,7 +142,7 @@ struct CollectiveResult {
   Time time;              // from start to the last rank's completion
   double algbw_GBps = 0;  // bytes / time / 1e9
   double busbw_GBps = 0;  // algbw x (n-1)/n (alltoall, allgather) or 2(n-1)/n (allreduce)
-  std::size_t flows = 0;  // transfers simulated
+  std::size_t flows = 0;  // transfers simulated (0 for the fluid model, which prices the collective whole)
   /// All-reduce: the algorithm that ran (Ring, Tree or Nvls; what Auto chose).
   AllReduceAlgorithm allreduce_algorithm = AllReduceAlgorithm::Ring;
 };
@@ -151,6 +151,13 @@ struct CollectiveOptions {
   AllToAllAlgorithm algorithm = AllToAllAlgorithm::Direct;
   int ring_channels = 0;  // rings, or tree channels; 0 = default_ring_channels
   AllReduceAlgorithm allreduce_algorithm = AllReduceAlgorithm::Auto;
+  /// Price the collective with the fluid (bottleneck) model of sim/collectives/fluid.h instead
+  /// of replaying its flows: every op and algorithm; the hierarchical all-to-all as its two
+  /// phases one after the other (each started when the last rank is ready).
+  bool fluid = false;
+  /// Flow replays: called with the number of transfers once the task graph is built, before
+  /// the replay (a caller can warn about a long one).
+  std::function<void(std::size_t transfers)> on_replay_size;
 };
 
 CollectiveResult simulate_collective(const Topology& topo, const CostFactors& costs, CollectiveOp op, double bytes,

@@ -156,10 +156,15 @@ FluidResult fluid_alltoallv(const TransferService& ts, std::span<const GpuId> ra
   return res;
 }
 
-FluidResult fluid_allreduce_rings(const TransferService& ts, std::span<const std::vector<GpuId>> groups, double bytes,
-                                  std::span<const int> channels) {
+namespace {
+
+// Ring collectives of `bytes` per rank (all-reduce) or gathered (all-gather) in each group:
+// every step moves bytes / (P x channels) over every ring edge; 2 (P - 1) steps for the
+// all-reduce, P - 1 for the all-gather (ring_steps in collectives.cpp).
+FluidResult fluid_rings(const TransferService& ts, std::span<const std::vector<GpuId>> groups, double bytes,
+                        std::span<const int> channels, bool allgather) {
   MOESIM_CHECK(channels.size() == groups.size(), "one channel count per group");
-  MOESIM_CHECK(bytes >= 0 && std::isfinite(bytes), "all-reduce of {} bytes", bytes);
+  MOESIM_CHECK(bytes >= 0 && std::isfinite(bytes), "{} of {} bytes", allgather ? "all-gather" : "all-reduce", bytes);
   const auto links = ts.topology().links();
   // Every ring edge of every group, with its group, overhead and latency.
   struct Edge {
@@ -177,7 +182,7 @@ FluidResult fluid_allreduce_rings(const TransferService& ts, std::span<const std
     const int P = static_cast<int>(ranks.size());
     if (P <= 1 || bytes <= 0) continue;
     const int ch = std::max(1, channels[q]);
-    steps[q] = 2 * (P - 1);
+    steps[q] = allgather ? P - 1 : 2 * (P - 1);
     const double chunk = bytes / P / ch;
     for (const auto& ring : ring_orders(ts.topology(), ranks, ch))
       for (int k = 0; k < P; ++k) {
@@ -208,6 +213,18 @@ FluidResult fluid_allreduce_rings(const TransferService& ts, std::span<const std
   res.link_wire_bytes = inc.link_bytes();
   for (const Edge& e : edges) res.messages += static_cast<std::size_t>(steps[e.group]);
   return res;
+}
+
+}  // namespace
+
+FluidResult fluid_allreduce_rings(const TransferService& ts, std::span<const std::vector<GpuId>> groups, double bytes,
+                                  std::span<const int> channels) {
+  return fluid_rings(ts, groups, bytes, channels, false);
+}
+
+FluidResult fluid_allgather_rings(const TransferService& ts, std::span<const std::vector<GpuId>> groups,
+                                  double total_bytes, std::span<const int> channels) {
+  return fluid_rings(ts, groups, total_bytes, channels, true);
 }
 
 FluidResult fluid_allreduce_trees(const TransferService& ts, std::span<const std::vector<GpuId>> groups, double bytes,

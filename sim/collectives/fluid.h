@@ -22,7 +22,7 @@
 // moves chunk = bytes / (P * channels) over every ring edge at once; a link carries the
 // wire bytes of every edge that crosses it in that step, so a step of group q takes
 //     max over q's edges e of (o_e + sum_{edges on e's worst link} w / C + latency_e)
-// and the all-reduce 2 (P - 1) steps.
+// and the all-reduce 2 (P - 1) steps (the ring all-gather of the gathered size, P - 1).
 //
 // Tree all-reduce (NCCL's double binary tree, sim/collectives/collectives.h). Each tree edge e
 // (up and down for every non-root rank of every tree) moves the tree's share D = bytes /
@@ -94,6 +94,11 @@ FluidResult fluid_alltoallv(const TransferService& transfers, std::span<const Gp
 /// ring_orders(topo, group, channels[q]) rings. finish[q] is group q's time.
 FluidResult fluid_allreduce_rings(const TransferService& transfers, std::span<const std::vector<GpuId>> groups,
                                   double bytes, std::span<const int> channels);
+
+/// Ring all-gathers of `total_bytes` (the gathered output) in each of `groups`, all starting
+/// together: as the ring all-reduce, with P - 1 steps instead of 2 (P - 1).
+FluidResult fluid_allgather_rings(const TransferService& transfers, std::span<const std::vector<GpuId>> groups,
+                                  double total_bytes, std::span<const int> channels);
 
 /// Tree all-reduces of `bytes` per rank in each of `groups`, all starting together, each over
 /// tree_parents(topo, group, channels[q]) with the cost factors' tree pipeline. finish[q] is

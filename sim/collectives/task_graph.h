@@ -58,6 +58,12 @@ class TaskGraph {
 
   std::size_t size() const { return tasks_.size(); }
   std::size_t edge_count() const { return edges_.size(); }
+  /// Point-to-point transfers (TaskKind::Transfer): the messages a flow replay moves.
+  std::size_t transfer_count() const {
+    std::size_t n = 0;
+    for (const Task& t : tasks_) n += t.kind == TaskKind::Transfer;
+    return n;
+  }
   const Task& task(TaskId t) const { return tasks_[t]; }
   const std::vector<Task>& tasks() const { return tasks_; }
   void reserve(std::size_t tasks, std::size_t edges) {
