@@ -28,6 +28,23 @@ ByteMatrix ByteMatrix::from_dense(int ranks, std::span<const double> dense) {
   return m;
 }
 
+ByteMatrix ByteMatrix::from_rows(int ranks, std::vector<std::uint32_t> row_begin, std::vector<Entry> entries) {
+  ByteMatrix m(ranks);
+  MOESIM_CHECK(row_begin.size() == m.row_begin_.size() && row_begin.front() == 0 && row_begin.back() == entries.size(),
+               "row offsets for {} ranks and {} entries", ranks, entries.size());
+  for (std::size_t i = 0; i < static_cast<std::size_t>(ranks); ++i) {
+    MOESIM_CHECK(row_begin[i] <= row_begin[i + 1], "row {} ends before it begins", i);
+    for (std::uint32_t k = row_begin[i]; k < row_begin[i + 1]; ++k) {
+      MOESIM_CHECK(entries[k].dst < static_cast<std::uint32_t>(ranks) && (k == row_begin[i] || entries[k - 1].dst < entries[k].dst),
+                   "row {}: destination {} out of order or range", i, entries[k].dst);
+      MOESIM_CHECK(entries[k].bytes > 0, "bytes {} at ({}, {})", entries[k].bytes, i, entries[k].dst);
+    }
+  }
+  m.row_begin_ = std::move(row_begin);
+  m.entries_ = std::move(entries);
+  return m;
+}
+
 std::span<const ByteMatrix::Entry> ByteMatrix::row(int src) const {
   const auto i = static_cast<std::size_t>(src);
   return std::span<const Entry>(entries_).subspan(row_begin_[i], row_begin_[i + 1] - row_begin_[i]);

@@ -36,6 +36,9 @@ class ByteMatrix {
   explicit ByteMatrix(int ranks);
   /// From a dense row-major ranks x ranks array; zeros are dropped. O(ranks^2).
   static ByteMatrix from_dense(int ranks, std::span<const double> dense);
+  /// From rows already in this form: row i is entries[row_begin[i] .. row_begin[i + 1]),
+  /// ascending dst < ranks, every entry > 0. O(entries).
+  static ByteMatrix from_rows(int ranks, std::vector<std::uint32_t> row_begin, std::vector<Entry> entries);
 
   int ranks() const { return ranks_; }
   /// Non-zero entries of row `src`, ascending `dst`.

@@ -28,13 +28,11 @@ class HierA2aStrategy final : public RoutingStrategy {
     const auto& c = in.layout.cluster;
     const int P = b.gpus();
     for (int s = 0; s < P; ++s)
-      for (int d = 0; d < P; ++d) {
-        const double r = rows[static_cast<std::size_t>(s) * static_cast<std::size_t>(P) + static_cast<std::size_t>(d)];
-        if (r == 0) continue;
+      rows.for_each_in_row(s, [&](int d, double r) {
         const int via = c.gpu(c.node_of(s), c.local_of(d));  // same node as s, same local index as d
         b.add_rows(intra, s, via, r);
         if (via != d) b.add_rows(inter, via, d, r);
-      }
+      });
     return std::move(b).finish();
   }
 };

@@ -92,6 +92,32 @@ bool same_experts(std::span<const std::uint16_t> a, std::span<const std::uint16_
   return true;
 }
 
+RowCounts::RowCounts(int gpus)
+    : gpus_(gpus),
+      blocks_per_row_((static_cast<std::size_t>(gpus) + kBlock - 1) / kBlock),
+      block_(static_cast<std::size_t>(gpus) * blocks_per_row_, 0) {
+  MOESIM_CHECK(gpus >= 0, "{} GPUs", gpus);
+}
+
+double RowCounts::at(int src, int dst) const {
+  const auto d = static_cast<std::size_t>(dst);
+  const std::uint32_t b = block_[static_cast<std::size_t>(src) * blocks_per_row_ + d / kBlock];
+  return b == 0 ? 0.0 : pool_[static_cast<std::size_t>(b - 1) * kBlock + d % kBlock];
+}
+
+ByteMatrix RowCounts::to_bytes(double row_bytes) const {
+  std::vector<std::uint32_t> row_begin(static_cast<std::size_t>(gpus_) + 1, 0);
+  std::vector<ByteMatrix::Entry> entries;
+  for (int src = 0; src < gpus_; ++src) {
+    for_each_in_row(src, [&](int dst, double rows) {
+      const double v = rows * row_bytes;
+      if (v != 0) entries.push_back({static_cast<std::uint32_t>(dst), v});
+    });
+    row_begin[static_cast<std::size_t>(src) + 1] = static_cast<std::uint32_t>(entries.size());
+  }
+  return ByteMatrix::from_rows(gpus_, std::move(row_begin), std::move(entries));
+}
+
 PlanBuilder::PlanBuilder(const RoutingInput& in, std::string_view strategy)
     : in_(in), strategy_(strategy), stats_(static_cast<std::size_t>(in.layout.cluster.gpus())),
       node_stamp_(static_cast<std::size_t>(in.layout.cluster.nodes), -1) {
@@ -111,13 +137,13 @@ int PlanBuilder::add_phase(std::string name, ProcessGroup group, CommPattern pat
   p.meta.step = step;
   p.meta.bytes_per_element = bytes_per_element(in_.model.dispatch_dtype);
   p.row_elements = row_elements;
-  p.rows.assign(static_cast<std::size_t>(gpus()) * static_cast<std::size_t>(gpus()), 0.0);
+  p.rows = RowCounts(gpus());
   phases_.push_back(std::move(p));
   return static_cast<int>(phases_.size()) - 1;
 }
 
-void PlanBuilder::set_rows(int phase, std::vector<double> rows) {
-  MOESIM_CHECK(rows.size() == static_cast<std::size_t>(gpus()) * static_cast<std::size_t>(gpus()), "rows of size {}", rows.size());
+void PlanBuilder::set_rows(int phase, RowCounts rows) {
+  MOESIM_CHECK(rows.gpus() == gpus(), "rows for {} GPUs, the plan has {}", rows.gpus(), gpus());
   phases_[static_cast<std::size_t>(phase)].rows = std::move(rows);
 }
 
@@ -183,9 +209,8 @@ DispatchPlan PlanBuilder::finish() && {
   std::vector<CommPhase> dispatch;
   for (auto& p : phases_) {
     const double row_bytes = p.row_elements * p.meta.bytes_per_element;
-    for (double& r : p.rows) r *= row_bytes;
-    p.meta.bytes = ByteMatrix::from_dense(P, p.rows);
-    p.rows = {};
+    p.meta.bytes = p.rows.to_bytes(row_bytes);
+    p.rows = RowCounts();
     dispatch.push_back(std::move(p.meta));
   }
   auto combine = mirror_dispatch(dispatch, bytes_per_element(in_.model.dtype));
@@ -256,8 +281,8 @@ void route_tokens(const RoutingInput& in, PlanBuilder& b, int k, const CapacityF
     if (by_nodes[nodes] > 0) b.count_nodes_reached(static_cast<int>(nodes), static_cast<double>(by_nodes[nodes]));
 }
 
-std::vector<double> flat_rows(const RoutingInput& in, PlanBuilder& b, int k, const ChooseFn& choose,
-                              const CapacityFn& capacity_of) {
+RowCounts flat_rows(const RoutingInput& in, PlanBuilder& b, int k, const ChooseFn& choose,
+                    const CapacityFn& capacity_of) {
   const auto& L = in.layout;
   const int P = b.gpus();
   const bool padded = b.padded();
@@ -265,13 +290,12 @@ std::vector<double> flat_rows(const RoutingInput& in, PlanBuilder& b, int k, con
   const CapacityFn cap = !padded ? CapacityFn([](int) { return Capacity{}; })
                          : capacity_of ? capacity_of
                                     : CapacityFn([C](int) { return Capacity{.uniform = C}; });
-  std::vector<double> rows(static_cast<std::size_t>(P) * static_cast<std::size_t>(P), 0.0);
+  RowCounts rows(P);
   VisitFn count_rows;  // padded buffers: the rows are the capacities, added below
   if (!padded)
     count_rows = [&](int gpu, int, std::span<const std::uint16_t> kept) {
       const auto& owner = b.group(gpu).owner;
-      double* row = &rows[static_cast<std::size_t>(gpu) * static_cast<std::size_t>(P)];
-      for (auto e : kept) row[owner[e]] += 1;
+      for (auto e : kept) rows.add(gpu, owner[e], 1);
     };
   route_tokens(in, b, k, cap, padded, choose, count_rows);
   if (padded) {
@@ -279,9 +303,8 @@ std::vector<double> flat_rows(const RoutingInput& in, PlanBuilder& b, int k, con
     for (int gpu = 0; gpu < P; ++gpu) {
       const Capacity c = cap(gpu);
       const auto& g = b.group(gpu);
-      double* row = &rows[static_cast<std::size_t>(gpu) * static_cast<std::size_t>(P)];
       for (int e = 0; e < L.num_experts; ++e) {
-        row[g.owner[static_cast<std::size_t>(e)]] += c.of(e);
+        rows.add(gpu, g.owner[static_cast<std::size_t>(e)], c.of(e));
         b.add_routed(g.base, e, 0, c.of(e), 0.0);
       }
     }

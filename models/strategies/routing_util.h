@@ -1,6 +1,8 @@
 #pragma once
 // Pieces the strategy files share (private to models/): plan assembly, capacity admission,
 // the flat gate loop. Not part of the public API.
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -49,7 +51,52 @@ void first_choices(const RoutingInput& in, int gpu, int k, std::span<std::uint16
 /// True when a and b hold the same experts (any order). O(|a| |b|).
 bool same_experts(std::span<const std::uint16_t> a, std::span<const std::uint16_t> b);
 
-/// Assembles a DispatchPlan: dispatch phases accumulated densely in token rows, expert work
+/// A GPUs x GPUs matrix of token rows that stores only the 64-wide blocks of each source's
+/// row that something was added to: a dispatch inside expert-parallel groups of G GPUs
+/// needs about P x G entries (8 bytes each) and a P^2 / 64 block index (4 bytes each),
+/// instead of a dense P^2 matrix of doubles (8.6 GB at 32,768 GPUs).
+class RowCounts {
+ public:
+  explicit RowCounts(int gpus = 0);
+  int gpus() const { return gpus_; }
+  void add(int src, int dst, double rows) { slot(src, dst) += rows; }
+  /// 0 where nothing was added.
+  double at(int src, int dst) const;
+  /// fn(dst, rows) for every entry of `src`'s row that is not 0, ascending dst.
+  template <typename Fn>
+  void for_each_in_row(int src, Fn&& fn) const {
+    const std::size_t first = static_cast<std::size_t>(src) * blocks_per_row_;
+    for (std::size_t j = 0; j < blocks_per_row_; ++j) {
+      const std::uint32_t b = block_[first + j];
+      if (b == 0) continue;
+      const double* v = pool_.data() + static_cast<std::size_t>(b - 1) * kBlock;
+      for (std::size_t i = 0; i < kBlock; ++i)
+        if (v[i] != 0) fn(static_cast<int>(j * kBlock + i), v[i]);
+    }
+  }
+  /// rows x `row_bytes` as bytes, entries that come out 0 dropped.
+  ByteMatrix to_bytes(double row_bytes) const;
+  /// Values held (64 per block touched, zeros included): the matrix's memory besides its index.
+  std::size_t stored_values() const { return pool_.size(); }
+
+ private:
+  static constexpr std::size_t kBlock = 64;
+  double& slot(int src, int dst) {
+    const auto d = static_cast<std::size_t>(dst);
+    std::uint32_t& b = block_[static_cast<std::size_t>(src) * blocks_per_row_ + d / kBlock];
+    if (b == 0) {
+      pool_.resize(pool_.size() + kBlock, 0.0);
+      b = static_cast<std::uint32_t>(pool_.size() / kBlock);
+    }
+    return pool_[static_cast<std::size_t>(b - 1) * kBlock + d % kBlock];
+  }
+  int gpus_;
+  std::size_t blocks_per_row_;
+  std::vector<std::uint32_t> block_;  // per (src, dst / kBlock): 1 + block number in pool_, 0 = none
+  std::vector<double> pool_;          // kBlock values per block (dst beyond the last GPU stay 0)
+};
+
+/// Assembles a DispatchPlan: dispatch phases accumulated sparsely in token rows, expert work
 /// per (GPU, local expert, part), token stats; finish() converts rows to bytes, adds the
 /// combine phases (mirror, combine dtype) and the shared experts.
 class PlanBuilder {
@@ -65,12 +112,9 @@ class PlanBuilder {
 
   /// A dispatch phase whose rows carry `row_elements` elements (d_model or a slice width).
   int add_phase(std::string name, ProcessGroup group, CommPattern pattern, int step, int row_elements);
-  void add_rows(int phase, int src, int dst, double rows) {
-    phases_[static_cast<std::size_t>(phase)].rows[static_cast<std::size_t>(src) * static_cast<std::size_t>(gpus()) +
-                                                  static_cast<std::size_t>(dst)] += rows;
-  }
-  /// Replaces a phase's dense rows matrix (gpus x gpus).
-  void set_rows(int phase, std::vector<double> rows);
+  void add_rows(int phase, int src, int dst, double rows) { phases_[static_cast<std::size_t>(phase)].rows.add(src, dst, rows); }
+  /// Replaces a phase's rows matrix (gpus x gpus).
+  void set_rows(int phase, RowCounts rows);
 
   /// Expert parts: part 0 is "routed" (d_model -> d_ff); others for scomoe's sub-MoEs/slices.
   int add_part(std::string name, int d_in, int d_ff);
@@ -106,7 +150,7 @@ class PlanBuilder {
   struct Phase {
     CommPhase meta;
     int row_elements;
-    std::vector<double> rows;
+    RowCounts rows;
   };
   struct Part {
     std::string name;
@@ -139,7 +183,7 @@ void route_tokens(const RoutingInput& in, PlanBuilder& b, int k, const CapacityF
 /// in capacity mode padded buffers: each source sends C_e rows for every expert e of its
 /// group (C_e = GShard's C unless `capacity_of` says otherwise), and every expert's GEMM runs on
 /// the sum of its sources' C_e rows. Fills expert work and stats like route_tokens.
-std::vector<double> flat_rows(const RoutingInput& in, PlanBuilder& b, int k, const ChooseFn& choose,
-                              const CapacityFn& capacity_of = nullptr);
+RowCounts flat_rows(const RoutingInput& in, PlanBuilder& b, int k, const ChooseFn& choose,
+                    const CapacityFn& capacity_of = nullptr);
 
 }  // namespace moesim::routing

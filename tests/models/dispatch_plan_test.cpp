@@ -1,6 +1,11 @@
 #include "models/dispatch_plan.h"
 
+#include <random>
+
 #include <gtest/gtest.h>
+
+#include "models/strategies/routing_util.h"
+#include "sim/error.h"
 
 namespace moesim {
 namespace {
@@ -76,6 +81,58 @@ TEST(CommPhases, BackwardRunsCombineGradientsFirstThenDispatchGradients) {
   EXPECT_EQ(bwd[2].bytes, fwd[1].bytes.transposed().scaled(2));
   EXPECT_EQ(bwd[3].name, "dispatch-inter-grad");
   EXPECT_EQ(bwd[3].step, 1);
+}
+
+TEST(ByteMatrix, FromRowsTakesRowsInTheirFormAndRejectsMalformedOnes) {
+  using E = ByteMatrix::Entry;
+  const auto m = ByteMatrix::from_rows(3, {0, 2, 3, 5}, {E{0, 1}, E{2, 2}, E{2, 3}, E{0, 4}, E{1, 5}});
+  EXPECT_EQ(m, sample_matrix());
+  EXPECT_THROW(ByteMatrix::from_rows(2, {0, 2, 2}, {E{1, 1}, E{0, 2}}), InvariantError);  // out of order
+  EXPECT_THROW(ByteMatrix::from_rows(2, {0, 1, 1}, {E{2, 1}}), InvariantError);           // dst out of range
+  EXPECT_THROW(ByteMatrix::from_rows(2, {0, 1, 1}, {E{1, 0}}), InvariantError);           // a zero entry
+  EXPECT_THROW(ByteMatrix::from_rows(2, {0, 1, 1}, {E{1, -1}}), InvariantError);          // negative bytes
+  EXPECT_THROW(ByteMatrix::from_rows(2, {0, 1}, {E{1, 1}}), InvariantError);              // offsets for 1 rank
+  EXPECT_THROW(ByteMatrix::from_rows(2, {0, 2, 1}, {E{0, 1}}), InvariantError);           // offsets past the entries
+}
+
+TEST(RowCounts, AgreesWithADenseMatrixAndStoresOnlyTheBlocksTouched) {
+  // 200 GPUs (not a multiple of the 64-wide blocks): random additions against a dense copy.
+  const int P = 200;
+  routing::RowCounts rows(P);
+  std::vector<double> dense(static_cast<std::size_t>(P) * P, 0.0);
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> gpu(0, P - 1), count(1, 5);
+  for (int i = 0; i < 5000; ++i) {
+    const int s = gpu(rng), d = gpu(rng), c = count(rng);
+    rows.add(s, d, c);
+    dense[static_cast<std::size_t>(s) * P + d] += c;
+  }
+  rows.add(3, 199, 0);  // an addition of 0 leaves no entry
+  for (int s = 0; s < P; ++s) {
+    int last = -1;
+    rows.for_each_in_row(s, [&](int d, double v) {
+      EXPECT_GT(d, last);
+      last = d;
+      EXPECT_EQ(v, dense[static_cast<std::size_t>(s) * P + d]) << s << " -> " << d;
+    });
+    for (int d = 0; d < P; ++d) EXPECT_EQ(rows.at(s, d), dense[static_cast<std::size_t>(s) * P + d]);
+  }
+  std::vector<double> bytes = dense;
+  for (double& b : bytes) b *= 1536.0;
+  EXPECT_EQ(rows.to_bytes(1536.0), ByteMatrix::from_dense(P, bytes));
+
+  // A dispatch inside expert-parallel groups of 128 GPUs on 8,192 GPUs: each source's row
+  // touches the two blocks of its group, 128 values, against 8,192 in a dense matrix.
+  const int big = 8192, group = 128;
+  routing::RowCounts grouped(big);
+  for (int s = 0; s < big; ++s) {
+    const int base = s / group * group;
+    for (int d = base; d < base + group; ++d) grouped.add(s, d, 1);
+  }
+  EXPECT_EQ(grouped.stored_values(), static_cast<std::size_t>(big) * group);
+  EXPECT_EQ(grouped.to_bytes(2.0).nonzeros(), static_cast<std::size_t>(big) * group);
+  EXPECT_EQ(grouped.at(0, 127), 1.0);
+  EXPECT_EQ(grouped.at(0, 128), 0.0);
 }
 
 }  // namespace
