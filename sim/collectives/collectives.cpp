@@ -87,6 +87,41 @@ std::vector<int> schedule_from(const Layout& l, int rank) {
   return order;
 }
 
+// The 2-level (hierarchical) all-to-all's sends, per rank in its send order, zero sizes left
+// out. Phase 1, (n,i) -> (n,j): everything (n,i) sends to local index j on any node. Phase 2,
+// (n,j) -> (m,j) for m != n: everything node n sends to (m,j).
+struct HierarchicalSends {
+  std::vector<std::vector<std::pair<int, double>>> phase1, phase2;  // per rank: (peer, bytes)
+};
+HierarchicalSends hierarchical_sends(const Layout& l, const ByteMatrixFn& bytes) {
+  if (!l.grid) throw InputError("the hierarchical all-to-all needs the same number of ranks on every node");
+  const int N = static_cast<int>(l.by_node.size());
+  const int G = static_cast<int>(l.by_node.front().size());
+  HierarchicalSends h;
+  h.phase1.resize(l.node_slot.size());
+  h.phase2.resize(l.node_slot.size());
+  for (int n = 0; n < N; ++n)
+    for (int i = 0; i < G; ++i) {
+      const int r = l.by_node[n][i];
+      for (int e = 0; e < G; ++e) {
+        const int j = (i + e) % G;
+        double b = 0;
+        for (int m = 0; m < N; ++m) b += bytes(r, l.by_node[m][j]);
+        if (b > 0) h.phase1[r].emplace_back(l.by_node[n][j], b);
+      }
+    }
+  for (int n = 0; n < N; ++n)
+    for (int j = 0; j < G; ++j) {
+      const int r = l.by_node[n][j];
+      for (int d = 1; d < N; ++d) {
+        const int m = (n + d) % N;
+        double b = 0;
+        for (int i = 0; i < G; ++i) b += bytes(l.by_node[n][i], l.by_node[m][j]);
+        if (b > 0) h.phase2[r].emplace_back(l.by_node[m][j], b);
+      }
+    }
+  return h;
+}
 
 }  // namespace
 
@@ -137,41 +172,20 @@ CollectiveHandles append_alltoallv(TaskGraph& g, const Topology& topo, std::span
     return h;
   }
 
-  if (!l.grid)
-    throw InputError("the hierarchical all-to-all needs the same number of ranks on every node");
-  const int N = static_cast<int>(l.by_node.size());
-  const int G = static_cast<int>(l.by_node.front().size());
-  // Phase 1: (n,i) -> (n,j): everything bound for local index j on any node.
+  const HierarchicalSends hs = hierarchical_sends(l, bytes);
   std::vector<TaskId> phase1_in(P);
   for (int r = 0; r < P; ++r) phase1_in[r] = g.add_marker(category);
   for (int r = 0; r < P; ++r) h.done[r] = g.add_marker(category);
-  for (int n = 0; n < N; ++n)
-    for (int i = 0; i < G; ++i) {
-      const int r = l.by_node[n][i];
-      std::vector<std::pair<int, double>> to;
-      for (int e = 0; e < G; ++e) {
-        const int j = (i + e) % G;
-        double b = 0;
-        for (int m = 0; m < N; ++m) b += bytes(r, l.by_node[m][j]);
-        if (b > 0) to.emplace_back(l.by_node[n][j], b);
-      }
+  for (const auto& node : l.by_node)
+    for (int r : node) {
       // The receiver's phase 2 waits for every phase-1 transfer into it.
-      sends(r, to, gate_of(r), h.done[r], [&phase1_in](int peer) { return phase1_in[peer]; });
+      sends(r, hs.phase1[r], gate_of(r), h.done[r], [&phase1_in](int peer) { return phase1_in[peer]; });
       if (!start_after.empty()) g.depend(start_after[r], phase1_in[r]);
     }
-  // Phase 2: (n,j) -> (m,j) for m != n.
-  for (int n = 0; n < N; ++n)
-    for (int j = 0; j < G; ++j) {
-      const int r = l.by_node[n][j];
-      std::vector<std::pair<int, double>> to;
-      for (int d = 1; d < N; ++d) {
-        const int m = (n + d) % N;
-        double b = 0;
-        for (int i = 0; i < G; ++i) b += bytes(l.by_node[n][i], l.by_node[m][j]);
-        if (b > 0) to.emplace_back(l.by_node[m][j], b);
-      }
+  for (const auto& node : l.by_node)
+    for (int r : node) {
       g.depend(phase1_in[r], h.done[r]);
-      sends(r, to, phase1_in[r], h.done[r], [&h](int peer) { return h.done[peer]; });
+      sends(r, hs.phase2[r], phase1_in[r], h.done[r], [&h](int peer) { return h.done[peer]; });
     }
   return h;
 }
@@ -507,22 +521,16 @@ Time fluid_collective_time(const TransferService& transfers, std::span<const Gpu
           for (int peer = 0; peer < P; ++peer) msgs.push_back({r, peer, per_peer});
         return last_finish(fluid_alltoallv(transfers, ranks, msgs, window));
       }
-      if (!l.grid) throw InputError("the hierarchical all-to-all needs the same number of ranks on every node");
-      // As append_alltoallv's two phases: (n,i) -> (n,j) carries what (n,i) sends to local
-      // index j on every node; then (n,j) -> (m,j), m != n, what node n sends to (m,j).
-      const int N = static_cast<int>(l.by_node.size());
-      const int G = static_cast<int>(l.by_node.front().size());
-      for (const auto& node : l.by_node)
-        for (int i : node)
-          for (int j : node)
-            if (i != j) msgs.push_back({i, j, per_peer * N});
-      Time t = last_finish(fluid_alltoallv(transfers, ranks, msgs, window));
-      msgs.clear();
-      for (int n = 0; n < N; ++n)
-        for (int m = 0; m < N; ++m)
-          if (m != n)
-            for (int j = 0; j < G; ++j) msgs.push_back({l.by_node[n][j], l.by_node[m][j], per_peer * G});
-      return t + last_finish(fluid_alltoallv(transfers, ranks, msgs, window));
+      // append_alltoallv's two phases, each priced whole, the second after the first.
+      const HierarchicalSends hs = hierarchical_sends(l, [per_peer](int, int) { return per_peer; });
+      Time t = Time::zero();
+      for (const auto* phase : {&hs.phase1, &hs.phase2}) {
+        msgs.clear();
+        for (int r = 0; r < P; ++r)
+          for (const auto& [peer, b] : (*phase)[r]) msgs.push_back({r, peer, b});
+        t += last_finish(fluid_alltoallv(transfers, ranks, msgs, window));
+      }
+      return t;
     }
     case CollectiveOp::AllReduce: {
       FluidAllReduce r = fluid_allreduce(transfers, groups, bytes, group_channels, allreduce);
