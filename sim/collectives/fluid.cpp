@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -99,23 +100,24 @@ FluidResult fluid_alltoallv(const TransferService& ts, std::span<const GpuId> ra
   // Processor-sharing completion per link: for the messages on l sorted by wire bytes,
   // T_l(f) = (sum of the smaller ones + w_f x (number of the others at least as large)) / C.
   std::vector<double> bw_s(messages.size(), 0.0);
-  std::vector<std::uint32_t> order;
+  // (wire bytes, message) in ascending order. by_link lists a link's messages by id, so a link
+  // whose messages all have one size (padded buffers) is sorted already.
+  std::vector<std::pair<double, std::uint32_t>> order;
   for (std::size_t l = 0; l < links.size(); ++l) {
     const std::uint32_t b = inc.link_begin[l], e = inc.link_begin[l + 1];
     if (b == e) continue;
-    order.assign(inc.by_link.begin() + b, inc.by_link.begin() + e);
-    std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
-      return inc.wire[x] < inc.wire[y] || (inc.wire[x] == inc.wire[y] && x < y);
-    });
+    order.clear();
+    for (std::uint32_t k = b; k < e; ++k) order.emplace_back(inc.wire[inc.by_link[k]], inc.by_link[k]);
+    if (!std::is_sorted(order.begin(), order.end())) std::sort(order.begin(), order.end());
     const double cap = links[l].capacity_Bps;
     const std::size_t n = order.size();
     double below = 0;  // sum of the strictly smaller ones
     for (std::size_t i = 0; i < n;) {
       std::size_t j = i;
-      const double w = inc.wire[order[i]];
-      while (j < n && inc.wire[order[j]] == w) ++j;
+      const double w = order[i].first;
+      while (j < n && order[j].first == w) ++j;
       const double t = (below + w * static_cast<double>(n - i)) / cap;
-      for (std::size_t k = i; k < j; ++k) bw_s[order[k]] = std::max(bw_s[order[k]], t);
+      for (std::size_t k = i; k < j; ++k) bw_s[order[k].second] = std::max(bw_s[order[k].second], t);
       below += w * static_cast<double>(j - i);
       i = j;
     }
