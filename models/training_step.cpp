@@ -95,14 +95,8 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   Engine engine;
   Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
   // The phases send the same pairs (cache), over PCIe links their NICs dominate (declared
-  // before the replay, below). The cache holds a dense row of 4 bytes per GPU for every
-  // source: a fluid run, which prices each pair a few times per distinct phase, goes without
-  // it beyond 8,192 GPUs (256 MB; 1 GB at 16,384). Measured on switch-base-128 fluid: 16 x 8
-  // GPUs spends 30% more instructions without it; 2,048 x 8 peaks at 1.4 GB instead of
-  // 2.6 GB, in 21 s instead of 19.5 s.
-  const double gpus = topo.gpu_count();
-  const bool cache_routes = !fluid || gpus * gpus * 4 <= 256e6;
-  TransferService transfers(engine, network, topo, costs, {.cache_routes = cache_routes});
+  // before the replay, below).
+  TransferService transfers(engine, network, topo, costs, {.cache_routes = true});
 
   std::vector<double> cost_per_byte;
   if (strategy->needs_costs()) {

@@ -106,8 +106,13 @@ TransferService::Route TransferService::route(GpuId src, GpuId dst) const {
     MOESIM_CHECK(src.index() < route_rows_.size() && dst.index() < route_rows_.size(), "route from GPU {} to GPU {}: the topology has {} GPUs",
                  src, dst, route_rows_.size());
     std::vector<std::uint32_t>& row = route_rows_[src.index()];
-    if (row.empty()) row.assign(topology_.gpu_count(), kNoRoute);
-    slot = &row[dst.index()];
+    if (row.empty()) row.assign((route_rows_.size() + kRouteBlock - 1) / kRouteBlock, 0);
+    std::uint32_t& block = row[dst.index() / kRouteBlock];
+    if (block == 0) {
+      route_blocks_.resize(route_blocks_.size() + kRouteBlock, kNoRoute);
+      block = static_cast<std::uint32_t>(route_blocks_.size() / kRouteBlock);
+    }
+    slot = &route_blocks_[static_cast<std::size_t>(block - 1) * kRouteBlock + dst.index() % kRouteBlock];
     if (*slot != kNoRoute) return routes_[*slot];
   }
   compute_path(src, dst);
