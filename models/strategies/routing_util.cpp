@@ -92,30 +92,18 @@ bool same_experts(std::span<const std::uint16_t> a, std::span<const std::uint16_
   return true;
 }
 
-RowCounts::RowCounts(int gpus)
-    : gpus_(gpus),
-      blocks_per_row_((static_cast<std::size_t>(gpus) + kBlock - 1) / kBlock),
-      block_(static_cast<std::size_t>(gpus) * blocks_per_row_, 0) {
-  MOESIM_CHECK(gpus >= 0, "{} GPUs", gpus);
-}
-
-double RowCounts::at(int src, int dst) const {
-  const auto d = static_cast<std::size_t>(dst);
-  const std::uint32_t b = block_[static_cast<std::size_t>(src) * blocks_per_row_ + d / kBlock];
-  return b == 0 ? 0.0 : pool_[static_cast<std::size_t>(b - 1) * kBlock + d % kBlock];
-}
-
 ByteMatrix RowCounts::to_bytes(double row_bytes) const {
-  std::vector<std::uint32_t> row_begin(static_cast<std::size_t>(gpus_) + 1, 0);
+  const int P = gpus();
+  std::vector<std::uint32_t> row_begin(static_cast<std::size_t>(P) + 1, 0);
   std::vector<ByteMatrix::Entry> entries;
-  for (int src = 0; src < gpus_; ++src) {
+  for (int src = 0; src < P; ++src) {
     for_each_in_row(src, [&](int dst, double rows) {
       const double v = rows * row_bytes;
       if (v != 0) entries.push_back({static_cast<std::uint32_t>(dst), v});
     });
     row_begin[static_cast<std::size_t>(src) + 1] = static_cast<std::uint32_t>(entries.size());
   }
-  return ByteMatrix::from_rows(gpus_, std::move(row_begin), std::move(entries));
+  return ByteMatrix::from_rows(P, std::move(row_begin), std::move(entries));
 }
 
 PlanBuilder::PlanBuilder(const RoutingInput& in, std::string_view strategy)

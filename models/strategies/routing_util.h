@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/strategy.h"
+#include "sim/block_rows.h"
 
 namespace moesim::routing {
 
@@ -52,48 +53,32 @@ void first_choices(const RoutingInput& in, int gpu, int k, std::span<std::uint16
 bool same_experts(std::span<const std::uint16_t> a, std::span<const std::uint16_t> b);
 
 /// A GPUs x GPUs matrix of token rows that stores only the 64-wide blocks of each source's
-/// row that something was added to: a dispatch inside expert-parallel groups of G GPUs
-/// needs about P x G entries (8 bytes each) and a P^2 / 64 block index (4 bytes each),
-/// instead of a dense P^2 matrix of doubles (8.6 GB at 32,768 GPUs).
+/// row that something was added to (sim/block_rows.h): a dispatch inside expert-parallel
+/// groups of G GPUs needs about P x G values instead of a dense P^2 matrix of doubles (8.6 GB
+/// at 32,768 GPUs).
 class RowCounts {
  public:
-  explicit RowCounts(int gpus = 0);
-  int gpus() const { return gpus_; }
-  void add(int src, int dst, double rows) { slot(src, dst) += rows; }
+  explicit RowCounts(int gpus = 0) : table_(gpus, gpus, 0.0) {}
+  int gpus() const { return table_.rows(); }
+  void add(int src, int dst, double rows) {
+    table_.slot(static_cast<std::size_t>(src), static_cast<std::size_t>(dst)) += rows;
+  }
   /// 0 where nothing was added.
-  double at(int src, int dst) const;
+  double at(int src, int dst) const { return table_.at(static_cast<std::size_t>(src), static_cast<std::size_t>(dst)); }
   /// fn(dst, rows) for every entry of `src`'s row that is not 0, ascending dst.
   template <typename Fn>
   void for_each_in_row(int src, Fn&& fn) const {
-    const std::size_t first = static_cast<std::size_t>(src) * blocks_per_row_;
-    for (std::size_t j = 0; j < blocks_per_row_; ++j) {
-      const std::uint32_t b = block_[first + j];
-      if (b == 0) continue;
-      const double* v = pool_.data() + static_cast<std::size_t>(b - 1) * kBlock;
-      for (std::size_t i = 0; i < kBlock; ++i)
-        if (v[i] != 0) fn(static_cast<int>(j * kBlock + i), v[i]);
-    }
+    table_.for_each_in_row(static_cast<std::size_t>(src), [&fn](std::size_t dst, double v) {
+      if (v != 0) fn(static_cast<int>(dst), v);
+    });
   }
   /// rows x `row_bytes` as bytes, entries that come out 0 dropped.
   ByteMatrix to_bytes(double row_bytes) const;
   /// Values held (64 per block touched, zeros included): the matrix's memory besides its index.
-  std::size_t stored_values() const { return pool_.size(); }
+  std::size_t stored_values() const { return table_.stored_values(); }
 
  private:
-  static constexpr std::size_t kBlock = 64;
-  double& slot(int src, int dst) {
-    const auto d = static_cast<std::size_t>(dst);
-    std::uint32_t& b = block_[static_cast<std::size_t>(src) * blocks_per_row_ + d / kBlock];
-    if (b == 0) {
-      pool_.resize(pool_.size() + kBlock, 0.0);
-      b = static_cast<std::uint32_t>(pool_.size() / kBlock);
-    }
-    return pool_[static_cast<std::size_t>(b - 1) * kBlock + d % kBlock];
-  }
-  int gpus_;
-  std::size_t blocks_per_row_;
-  std::vector<std::uint32_t> block_;  // per (src, dst / kBlock): 1 + block number in pool_, 0 = none
-  std::vector<double> pool_;          // kBlock values per block (dst beyond the last GPU stay 0)
+  BlockRows<double> table_;
 };
 
 /// Assembles a DispatchPlan: dispatch phases accumulated sparsely in token rows, expert work

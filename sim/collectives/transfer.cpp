@@ -12,7 +12,7 @@ namespace moesim {
 TransferService::TransferService(Engine& engine, Network& network, const Topology& topology, const CostFactors& costs,
                                  Options options)
     : engine_(engine), network_(network), topology_(topology), costs_(costs), options_(options) {
-  if (options_.cache_routes) route_rows_.resize(topology_.gpu_count());
+  if (options_.cache_routes) route_slots_ = BlockRows<std::uint32_t>(topology_.gpu_count(), topology_.gpu_count(), kNoRoute);
   if (costs_.collective().pxn && topology_.node_count() >= 2) index_rails();
   if (options_.declare_dominated_links) declare_dominated_links();  // after index_rails: PXN routes
 }
@@ -103,16 +103,9 @@ void TransferService::declare_dominated_links() {
 TransferService::Route TransferService::route(GpuId src, GpuId dst) const {
   std::uint32_t* slot = nullptr;
   if (options_.cache_routes) {
-    MOESIM_CHECK(src.index() < route_rows_.size() && dst.index() < route_rows_.size(), "route from GPU {} to GPU {}: the topology has {} GPUs",
-                 src, dst, route_rows_.size());
-    std::vector<std::uint32_t>& row = route_rows_[src.index()];
-    if (row.empty()) row.assign((route_rows_.size() + kRouteBlock - 1) / kRouteBlock, 0);
-    std::uint32_t& block = row[dst.index() / kRouteBlock];
-    if (block == 0) {
-      route_blocks_.resize(route_blocks_.size() + kRouteBlock, kNoRoute);
-      block = static_cast<std::uint32_t>(route_blocks_.size() / kRouteBlock);
-    }
-    slot = &route_blocks_[static_cast<std::size_t>(block - 1) * kRouteBlock + dst.index() % kRouteBlock];
+    const auto P = static_cast<std::size_t>(route_slots_.rows());
+    MOESIM_CHECK(src.index() < P && dst.index() < P, "route from GPU {} to GPU {}: the topology has {} GPUs", src, dst, P);
+    slot = &route_slots_.slot(src.index(), dst.index());
     if (*slot != kNoRoute) return routes_[*slot];
   }
   compute_path(src, dst);

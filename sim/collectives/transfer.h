@@ -17,6 +17,7 @@
 #include <span>
 #include <vector>
 
+#include "sim/block_rows.h"
 #include "sim/cost_factors.h"
 #include "sim/network.h"
 #include "topologies/topology.h"
@@ -122,16 +123,12 @@ class TransferService {
   Options options_;
   mutable std::vector<LinkId> path_;
   mutable std::vector<LinkId> tail_;
-  // Route cache (Options::cache_routes): route_rows_[src][dst / kRouteBlock] is 1 + the number
-  // of a block of kRouteBlock slots in route_blocks_ (0 = none yet), and slot dst % kRouteBlock
-  // of that block the index in routes_ (or kNoRoute). A source's row of block numbers (4
-  // bytes per kRouteBlock GPUs) is made on its first send, a block on its first send into the
-  // block's GPUs: an all-to-all inside expert-parallel groups of G GPUs caches about P x G
-  // routes, not P^2, and its lookups, which walk dst in order, stay in one block at a time.
+  // Route cache (Options::cache_routes): route_slots_(src, dst) is the index in routes_ (or
+  // kNoRoute). Its 64-GPU blocks are made on a source's first send into them (sim/block_rows.h):
+  // an all-to-all inside expert-parallel groups of G GPUs caches about P x G routes, not P^2,
+  // and its lookups, which walk dst in order, stay in one block at a time.
   static constexpr std::uint32_t kNoRoute = UINT32_MAX;
-  static constexpr std::size_t kRouteBlock = 64;
-  mutable std::vector<std::vector<std::uint32_t>> route_rows_;
-  mutable std::vector<std::uint32_t> route_blocks_;
+  mutable BlockRows<std::uint32_t> route_slots_;
   mutable std::vector<Route> routes_;
   mutable std::vector<LinkId> route_links_;
   /// A GPU's NVLink link to its node's NVSwitch (up) or back (down).
