@@ -91,7 +91,6 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   }
 
   // Engine pieces (the TransferService also prices ta-moe's per-pair costs).
-  const bool fluid = options.fidelity == Fidelity::Fluid;
   Engine engine;
   Network network(engine, topo.links(), {.completion_window = costs.network().completion_window});
   // The phases send the same pairs (cache), over PCIe links their NICs dominate (declared
@@ -133,6 +132,7 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   for (std::size_t i = 0; i < plans.size(); ++i) backward[i] = backward_phases(plans[i].phases, grad_bytes);
 
   // ---- the task graph --------------------------------------------------------------------
+  const bool fluid = options.fidelity == Fidelity::Fluid;
   TaskGraph graph;
   {
     // Reserve (a reallocation copies the whole graph and touches twice its memory): one
