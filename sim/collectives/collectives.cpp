@@ -495,12 +495,6 @@ double busbw_factor(CollectiveOp op, int n) {
 
 namespace {
 
-Time last_finish(const FluidResult& r) {
-  Time t = Time::zero();
-  for (Time f : r.finish) t = std::max(t, f);
-  return t;
-}
-
 // The fluid model's time for simulate_collective's collective (CollectiveOptions::fluid).
 // All-reduce: `allreduce` is set to the algorithm priced.
 Time fluid_collective_time(const TransferService& transfers, std::span<const GpuId> ranks, CollectiveOp op, double bytes,
@@ -519,7 +513,7 @@ Time fluid_collective_time(const TransferService& transfers, std::span<const Gpu
         msgs.reserve(static_cast<std::size_t>(P) * P);
         for (int r = 0; r < P; ++r)
           for (int peer = 0; peer < P; ++peer) msgs.push_back({r, peer, per_peer});
-        return last_finish(fluid_alltoallv(transfers, ranks, msgs, window));
+        return fluid_alltoallv(transfers, ranks, msgs, window).last();
       }
       // append_alltoallv's two phases, each priced whole, the second after the first.
       const HierarchicalSends hs = hierarchical_sends(l, [per_peer](int, int) { return per_peer; });
@@ -528,17 +522,17 @@ Time fluid_collective_time(const TransferService& transfers, std::span<const Gpu
         msgs.clear();
         for (int r = 0; r < P; ++r)
           for (const auto& [peer, b] : (*phase)[r]) msgs.push_back({r, peer, b});
-        t += last_finish(fluid_alltoallv(transfers, ranks, msgs, window));
+        t += fluid_alltoallv(transfers, ranks, msgs, window).last();
       }
       return t;
     }
     case CollectiveOp::AllReduce: {
       FluidAllReduce r = fluid_allreduce(transfers, groups, bytes, group_channels, allreduce);
       allreduce = r.algorithm;
-      return last_finish(r.result);
+      return r.result.last();
     }
     case CollectiveOp::AllGather:
-      return last_finish(fluid_allgather_rings(transfers, groups, bytes, group_channels));
+      return fluid_allgather_rings(transfers, groups, bytes, group_channels).last();
   }
   return Time::zero();
 }

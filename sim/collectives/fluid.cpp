@@ -441,9 +441,6 @@ FluidResult fluid_allreduce_nvls(const TransferService& ts, std::span<const std:
 
 FluidAllReduce fluid_allreduce(const TransferService& ts, std::span<const std::vector<GpuId>> groups, double bytes,
                                std::span<const int> channels, AllReduceAlgorithm algorithm) {
-  auto last = [](const FluidResult& r) {
-    return r.finish.empty() ? Time::zero() : *std::max_element(r.finish.begin(), r.finish.end());
-  };
   switch (algorithm) {
     case AllReduceAlgorithm::Ring:
       return {AllReduceAlgorithm::Ring, fluid_allreduce_rings(ts, groups, bytes, channels)};
@@ -456,7 +453,7 @@ FluidAllReduce fluid_allreduce(const TransferService& ts, std::span<const std::v
   }
   FluidAllReduce best{AllReduceAlgorithm::Ring, fluid_allreduce_rings(ts, groups, bytes, channels)};
   auto keep_if_faster = [&](AllReduceAlgorithm a, FluidResult r) {
-    if (last(r) < last(best.result)) best = {a, std::move(r)};
+    if (r.last() < best.result.last()) best = {a, std::move(r)};
   };
   keep_if_faster(AllReduceAlgorithm::Tree, fluid_allreduce_trees(ts, groups, bytes, channels));
   const bool nvls = std::all_of(groups.begin(), groups.end(), [&](const std::vector<GpuId>& g) {

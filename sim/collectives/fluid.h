@@ -64,6 +64,7 @@
 // flow model; here each sees an idle network), the order of messages inside a rank's window,
 // and skew between ranks entering a phase (the training step starts a fluid phase when its
 // last rank is ready). Cost: O(M log M) for M messages, no events.
+#include <algorithm>
 #include <span>
 #include <utility>
 #include <vector>
@@ -84,6 +85,12 @@ struct FluidResult {
   std::vector<Time> finish;  // per rank (all-to-all) or per group (all-reduces), from the start
   std::vector<std::pair<LinkId, double>> link_wire_bytes;  // wire bytes per link used, by link id
   std::size_t messages = 0;
+  /// The latest finish: the whole collective's time (zero when nothing ran).
+  Time last() const {
+    Time t = Time::zero();
+    for (Time f : finish) t = std::max(t, f);
+    return t;
+  }
 };
 
 /// A direct all-to-all(v) of `transfers` among `ranks` on an idle network.
