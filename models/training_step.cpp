@@ -156,16 +156,23 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   for (int g = 0; g < P; ++g) last[g] = graph.add_marker(kMarker);
   TimelineRecorder rec(options.timeline, graph);  // labels task ranges for --trace: O(parts); no-op when null
 
+  // Fluid: when each GPU's chain (its compute and all-to-alls, one after another) reaches
+  // its end so far, as the executor will replay it: the all-to-alls' entry times.
+  std::vector<Time> clock(fluid ? P : 0, Time::zero());
   auto compute = [&](int g, double s) {
     const TaskId t = graph.add_compute(GpuId::from(g), seconds(s), kCompute);
     graph.depend(last[g], t);
     last[g] = t;
+    if (fluid) clock[g] += graph.task(t).duration;
   };
   const int max_peers = costs.collective().alltoall_max_peers_in_flight;
   // Fluid mode: wire bytes per link of every priced collective, and each distinct step of
-  // phases priced once (plans are reused across layers; spans point into them).
+  // phases priced once for each distinct set of entry times (plans are reused across layers;
+  // spans point into them).
   std::vector<double> fluid_wire(fluid ? topo.links().size() : 0, 0.0);
-  std::map<const CommPhase*, FluidResult> fluid_steps;
+  std::map<std::pair<const CommPhase*, std::vector<Time>>, FluidResult> fluid_steps;
+  std::uint64_t replayed_flows = 0;  // of the fluid all-to-alls replayed (fluid_alltoall)
+  int window_ignored = 0;
   auto add_fluid_wire = [&](const FluidResult& r) {
     for (const auto& [l, b] : r.link_wire_bytes) fluid_wire[l.index()] += b;
     rec.fluid_bytes(r.link_wire_bytes);  // the current part's (--trace counters)
@@ -196,17 +203,35 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
         while (j < phases.size() && phases[j].step == phases[i].step && phases[j].role == phases[i].role) ++j;
         rec.part(category_of(phases[i].role) == kDispatch ? TimelinePartKind::Dispatch : TimelinePartKind::Combine,
                  phases[i].name);
-        auto it = fluid_steps.find(&phases[i]);
+        // Each rank enters when its chain gets here; its sends leave then (fluid_alltoallv).
+        const Time first = *std::min_element(clock.begin(), clock.end());
+        std::vector<Time> entry(P);
+        for (int g = 0; g < P; ++g) entry[g] = clock[g] - first;
+        auto key = std::make_pair(&phases[i], std::move(entry));
+        auto it = fluid_steps.find(key);
         if (it == fluid_steps.end()) {
           std::vector<FluidTransfer> msgs;
           for (std::size_t k = i; k < j; ++k)
             for (int src = 0; src < P; ++src)
               for (const auto& e : phases[k].bytes.row(src))
                 msgs.push_back({src, static_cast<int>(e.dst), e.bytes});
-          it = fluid_steps.emplace(&phases[i], fluid_alltoallv(transfers, all, msgs, max_peers)).first;
+          FluidAllToAll a = fluid_alltoall(transfers, all, msgs, max_peers, key.second);
+          if (a.replayed) replayed_flows += a.result.messages;
+          window_ignored += a.window_ignored;
+          it = fluid_steps.emplace(std::move(key), std::move(a.result)).first;
         }
         add_fluid_wire(it->second);
-        fluid_delays(all_index, it->second.finish, last, category_of(phases[i].role), &step_done);
+        // Rank g is done finish[g] after the first rank entered: that less its own entry
+        // after its own chain (no barrier: early ranks' sends go ahead, as in the flow model).
+        const std::vector<Time>& entered = it->first.second;
+        const std::uint8_t category = category_of(phases[i].role);
+        for (int g = 0; g < P; ++g) {
+          const Time d = std::max(it->second.finish[g], entered[g]) - entered[g];
+          const TaskId t = graph.add_delay(GpuId::from(g), d, category);
+          graph.depend(last[g], t);
+          step_done[g] = t;
+          clock[g] += d;
+        }
         last = step_done;
         i = j;
         continue;
@@ -400,7 +425,8 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
   res.tokens_per_s = res.iteration_time_s > 0 ? static_cast<double>(model.tokens_per_gpu) * P / res.iteration_time_s : 0;
   res.allreduce_algorithms = std::move(algorithms_used);
   res.tasks = graph.size();
-  res.flows = network.flows_completed();
+  res.flows = network.flows_completed() + replayed_flows;
+  res.fluid_alltoalls_window_ignored = window_ignored;
 
   std::array<double, kCategories> mean{};
   for (int g = 0; g < P; ++g)

@@ -45,6 +45,8 @@ struct TrainingTimeline;  // models/timeline.h
 /// Fluid: each collective phase is priced by the bottleneck model (sim/collectives/fluid.h)
 /// on an idle network and repeated phases are priced once: orders of magnitude faster on
 /// large clusters, without cross-collective contention (docs/PERFORMANCE.md gives the gap).
+/// An all-to-all's ranks enter when their own chains get there (no barrier); one across node
+/// kinds is replayed by the flow model (fluid_alltoall), at the flow model's cost.
 enum class Fidelity : std::uint8_t { Flow, Fluid };
 std::string_view to_string(Fidelity f);
 std::optional<Fidelity> fidelity_from_string(std::string_view s);
@@ -113,7 +115,12 @@ struct TrainingStepResult {
   /// each algorithm ("ring", "tree", "nvls"): what --allreduce-algorithm auto chose.
   std::map<std::string, int> allreduce_algorithms;
   std::size_t tasks = 0;
+  /// Transfers simulated: every message at flow fidelity; at fluid fidelity those of the
+  /// all-to-alls across node kinds it replays (sim/collectives/fluid.h, fluid_alltoall).
   std::uint64_t flows = 0;
+  /// Fluid: distinct all-to-all steps across node kinds too large to replay, priced by the
+  /// formula that leaves out NCCL's window (and so too fast there).
+  int fluid_alltoalls_window_ignored = 0;
 };
 
 TrainingStepResult simulate_training_step(const Topology& topo, const CostFactors& costs, const ModelConfig& model,

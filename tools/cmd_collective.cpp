@@ -75,8 +75,10 @@ void run_collective(const CollectiveArgs& a) {
                allreduce ? "  algorithm" : "");
     fmt::print("#{:>14} {:>14} {:>10} {:>10} {:>10}\n", "(B)", "(elements)", "(us)", "(GB/s)", "(GB/s)");
   }
+  int window_ignored = 0;  // sizes whose fluid all-to-all was too large to replay
   for (double b : sizes) {
     const auto r = simulate_collective(topo, costs, op, b, opt);
+    window_ignored += r.fluid_window_ignored;
     if (a.json) {
       out.push_back({{"op", std::string(to_string(op))},
                      {"algorithm", std::string(algorithm(r))},
@@ -93,6 +95,7 @@ void run_collective(const CollectiveArgs& a) {
     }
   }
   if (a.json) fmt::print("{}\n", out.dump(2));
+  if (const auto note = fluid_window_note(window_ignored)) fmt::print(stderr, "{}\n", *note);
 }
 
 }  // namespace
@@ -126,13 +129,15 @@ void add_collective_command(CLI::App& app) {
       ->check(CLI::Range(0, 64));
   cmd->add_option("--fidelity", args->fidelity,
                   "flow: replay every message on the max-min network (the reference); fluid: price the collective "
-                  "with the bottleneck model (no flows; seconds where flow takes minutes, docs/PERFORMANCE.md)")
+                  "with the bottleneck model (no flows; seconds where flow takes minutes, docs/PERFORMANCE.md; an "
+                  "all-to-all across node kinds is replayed, as NCCL's window of peers matters there)")
       ->check(CLI::IsMember({"flow", "fluid"}))
       ->capture_default_str();
   cmd->add_flag(
       "--json", args->json,
       "Print a JSON array of {op, algorithm, bytes, time_us, algbw_GBps, busbw_GBps, ranks, fidelity, flows} "
-      "(algorithm: the one that ran; flows: 0 with --fidelity fluid)");
+      "(algorithm: the one that ran; flows: transfers simulated, 0 with --fidelity fluid unless it replayed an "
+      "all-to-all across node kinds)");
   cmd->callback([args] { run_collective(*args); });
 }
 

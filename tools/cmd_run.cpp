@@ -88,6 +88,7 @@ void run_one(const RunArgs& a) {
   TrainingStepOptions options = options_for(a, p, a.strategy, false, noted, &progress);
   if (!a.trace.empty()) options.timeline = &timeline;
   const auto r = simulate_training_step(p.topo, p.costs, p.model, options);
+  if (const auto note = fluid_window_note(r.fluid_alltoalls_window_ignored)) fmt::print(stderr, "{}\n", *note);
   if (!a.trace.empty()) {
     const auto s = write_chrome_trace_file(
         a.trace, {.timeline = timeline, .result = r, .topology = p.topo, .costs = p.costs},
@@ -160,6 +161,10 @@ void run_compare(const RunArgs& a) {
   });
   for (const auto& e : fatal)
     if (e) std::rethrow_exception(e);  // the first failing strategy in the list's order
+  int window_ignored = 0;
+  for (const auto& row : rows)
+    if (row.r) window_ignored += row.r->fluid_alltoalls_window_ignored;
+  if (const auto note = fluid_window_note(window_ignored)) fmt::print(stderr, "{}\n", *note);
   const double base = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == a.baseline; })->r->iteration_time_s;
   if (a.json) {
     nlohmann::json out = {{"baseline", a.baseline}, {"model", p.model.name}, {"cluster", std::string(p.topo.name())},
@@ -214,7 +219,8 @@ void add_common(CLI::App* cmd, RunArgs& a) {
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--fidelity", a.fidelity,
                   "flow: every message on the max-min network (reference); fluid: each collective priced by the "
-                  "bottleneck model, much faster on large clusters, no contention between overlapping collectives")
+                  "bottleneck model, much faster on large clusters, no contention between overlapping collectives "
+                  "(all-to-alls across node kinds are replayed, as NCCL's window of peers matters there)")
       ->check(CLI::IsMember({"flow", "fluid"}))
       ->capture_default_str();
   cmd->add_option("--allreduce-algorithm", a.allreduce_algorithm,

@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "models/strategy.h"
+#include "sim/collectives/fluid.h"
 #include "sim/error.h"
 #include "tools/cli_util.h"
 
@@ -97,6 +98,15 @@ std::optional<std::string> long_replay_note(std::size_t messages, ReplayKind kin
       "million took 1.3-9.5 s and 100-140 MB (docs/PERFORMANCE.md). --fidelity fluid prices the step without them, "
       "in seconds.",
       millions);
+}
+
+std::optional<std::string> fluid_window_note(int alltoalls) {
+  if (alltoalls <= 0) return std::nullopt;
+  return fmt::format(
+      "moesim: note: {} all-to-all{} across node kinds had more than {} messages, too many to replay, and {} priced "
+      "by the fluid formula, which leaves out NCCL's window of peers in flight: on mixed A100/V100 nodes that made a "
+      "uniform all-to-all up to 46% too fast (docs/PERFORMANCE.md). --fidelity flow replays every message.",
+      alltoalls, alltoalls == 1 ? "" : "s", kMaxWindowReplayMessages, alltoalls == 1 ? "was" : "were");
 }
 
 namespace {

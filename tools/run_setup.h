@@ -54,6 +54,11 @@ enum class ReplayKind : std::uint8_t { Step, Collective };
 /// --fidelity fluid; nullopt for `messages` <= kLongReplayMessages.
 std::optional<std::string> long_replay_note(std::size_t messages, ReplayKind kind = ReplayKind::Step);
 
+/// The note `run`, `compare` and `collective` print on stderr after a fluid simulation that
+/// priced `alltoalls` all-to-alls across node kinds by the formula because they were too large
+/// to replay (sim/collectives/fluid.h, fluid_alltoall); nullopt for none.
+std::optional<std::string> fluid_window_note(int alltoalls);
+
 /// `moesim run`'s progress through a long replay (after long_replay_note), on stderr: on a
 /// terminal one bar redrawn in place at most twice a second, otherwise (a log file) a line
 /// every 30 s; either way a last line when the replay ends. Silent until arm().

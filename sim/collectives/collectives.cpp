@@ -497,8 +497,11 @@ namespace {
 
 // The fluid model's time for simulate_collective's collective (CollectiveOptions::fluid).
 // All-reduce: `allreduce` is set to the algorithm priced.
+// All-to-all: `res` counts the transfers of the phases replayed and whether the window was
+// ignored (fluid_alltoall).
 Time fluid_collective_time(const TransferService& transfers, std::span<const GpuId> ranks, CollectiveOp op, double bytes,
-                           const CollectiveOptions& options, int channels, AllReduceAlgorithm& allreduce) {
+                           const CollectiveOptions& options, int channels, AllReduceAlgorithm& allreduce,
+                           CollectiveResult& res) {
   const Topology& topo = transfers.topology();
   const int P = static_cast<int>(ranks.size());
   const std::vector<std::vector<GpuId>> groups{std::vector<GpuId>(ranks.begin(), ranks.end())};
@@ -509,11 +512,17 @@ Time fluid_collective_time(const TransferService& transfers, std::span<const Gpu
       const double per_peer = bytes / P;
       const Layout l = layout_of(topo, ranks);
       std::vector<FluidTransfer> msgs;
+      auto price = [&] {
+        const FluidAllToAll a = fluid_alltoall(transfers, ranks, msgs, window);
+        if (a.replayed) res.flows += a.result.messages;
+        res.fluid_window_ignored = res.fluid_window_ignored || a.window_ignored;
+        return a.result.last();
+      };
       if (options.algorithm == AllToAllAlgorithm::Direct || l.by_node.size() == 1) {
         msgs.reserve(static_cast<std::size_t>(P) * P);
         for (int r = 0; r < P; ++r)
           for (int peer = 0; peer < P; ++peer) msgs.push_back({r, peer, per_peer});
-        return fluid_alltoallv(transfers, ranks, msgs, window).last();
+        return price();
       }
       // append_alltoallv's two phases, each priced whole, the second after the first.
       const HierarchicalSends hs = hierarchical_sends(l, [per_peer](int, int) { return per_peer; });
@@ -522,7 +531,7 @@ Time fluid_collective_time(const TransferService& transfers, std::span<const Gpu
         msgs.clear();
         for (int r = 0; r < P; ++r)
           for (const auto& [peer, b] : (*phase)[r]) msgs.push_back({r, peer, b});
-        t += fluid_alltoallv(transfers, ranks, msgs, window).last();
+        t += price();
       }
       return t;
     }
@@ -585,7 +594,7 @@ CollectiveResult simulate_collective(const Topology& topo, const CostFactors& co
   CollectiveResult res;
   res.bytes = bytes;
   if (options.fluid) {
-    res.time = fluid_collective_time(transfers, ranks, op, bytes, options, channels, allreduce);
+    res.time = fluid_collective_time(transfers, ranks, op, bytes, options, channels, allreduce, res);
   } else {
     res.time = replay_collective(transfers, ranks, op, bytes, options, channels, allreduce);
     res.flows = network.flows_completed();

@@ -142,7 +142,10 @@ struct CollectiveResult {
   Time time;              // from start to the last rank's completion
   double algbw_GBps = 0;  // bytes / time / 1e9
   double busbw_GBps = 0;  // algbw x (n-1)/n (alltoall, allgather) or 2(n-1)/n (allreduce)
-  std::size_t flows = 0;  // transfers simulated (0 for the fluid model, which prices the collective whole)
+  std::size_t flows = 0;  // transfers simulated (fluid: only those of an all-to-all it replays, fluid_alltoall)
+  /// Fluid all-to-all across node kinds too large to replay: priced by the formula, which
+  /// leaves out the window (sim/collectives/fluid.h) and so runs fast there.
+  bool fluid_window_ignored = false;
   /// All-reduce: the algorithm that ran (Ring, Tree or Nvls; what Auto chose).
   AllReduceAlgorithm allreduce_algorithm = AllReduceAlgorithm::Ring;
 };

@@ -9,7 +9,10 @@
 #include <fmt/format.h>
 
 #include "sim/collectives/collectives.h"
+#include "sim/collectives/task_graph.h"
+#include "sim/engine.h"
 #include "sim/error.h"
+#include "sim/network.h"
 
 namespace moesim {
 namespace {
@@ -68,8 +71,10 @@ struct Incidence {
 }  // namespace
 
 FluidResult fluid_alltoallv(const TransferService& ts, std::span<const GpuId> ranks, std::span<const FluidTransfer> messages,
-                            int max_peers_in_flight) {
+                            int max_peers_in_flight, std::span<const Time> start) {
   const int P = static_cast<int>(ranks.size());
+  MOESIM_CHECK(start.empty() || static_cast<int>(start.size()) == P, "fluid all-to-all: {} start times for {} ranks",
+               start.size(), P);
   const auto links = ts.topology().links();
   Incidence inc;
   std::vector<double> overhead_s(messages.size());
@@ -141,12 +146,14 @@ FluidResult fluid_alltoallv(const TransferService& ts, std::span<const GpuId> ra
     const int rounds = (sends[r] + max_peers_in_flight - 1) / max_peers_in_flight;
     extra[r] = (rounds - 1) * fixed_sum[r] / sends[r];
   }
-  // A rank is done when its sends have left and its receives have arrived.
+  // A rank is done when it has entered, its sends have left and its receives have arrived.
   std::vector<double> finish(P, 0.0);
+  if (!start.empty())
+    for (int r = 0; r < P; ++r) finish[r] = start[r].seconds();
   for (std::size_t m = 0; m < messages.size(); ++m) {
     if (inc.path_begin[m] == inc.path_begin[m + 1]) continue;
     const FluidTransfer& f = messages[m];
-    const double t = overhead_s[m] + bw_s[m] + latency_s[m] + extra[f.src];
+    const double t = (start.empty() ? 0.0 : start[f.src].seconds()) + overhead_s[m] + bw_s[m] + latency_s[m] + extra[f.src];
     finish[f.src] = std::max(finish[f.src], t);
     finish[f.dst] = std::max(finish[f.dst], t);
   }
@@ -156,6 +163,89 @@ FluidResult fluid_alltoallv(const TransferService& ts, std::span<const GpuId> ra
   res.link_wire_bytes = inc.link_bytes();
   res.messages = count;
   return res;
+}
+
+bool alltoall_window_matters(const Topology& topo, std::span<const GpuId> ranks) {
+  if (ranks.empty()) return false;
+  const std::string& kind = topo.node(topo.gpu(ranks.front()).node).kind;
+  return std::any_of(ranks.begin(), ranks.end(), [&](GpuId g) { return topo.node(topo.gpu(g).node).kind != kind; });
+}
+
+FluidResult replay_alltoallv(const TransferService& like, std::span<const GpuId> ranks,
+                             std::span<const FluidTransfer> messages, int max_peers_in_flight, std::span<const Time> start) {
+  const int P = static_cast<int>(ranks.size());
+  MOESIM_CHECK(start.empty() || static_cast<int>(start.size()) == P, "replayed all-to-all: {} start times for {} ranks",
+               start.size(), P);
+  const Topology& topo = like.topology();
+  // Each rank's (peer, bytes) sorted by peer, for append_alltoallv's bytes(r, peer) queries.
+  std::vector<std::vector<std::pair<int, double>>> rows(P);
+  for (const FluidTransfer& f : messages) {
+    MOESIM_CHECK(f.src >= 0 && f.src < P && f.dst >= 0 && f.dst < P, "replayed message {} -> {} outside a group of {}",
+                 f.src, f.dst, P);
+    MOESIM_CHECK(f.bytes >= 0 && std::isfinite(f.bytes), "replayed message of {} bytes", f.bytes);
+    // A self-message takes no time but holds a window slot, as in the flow model's step.
+    if (f.bytes > 0) rows[f.src].emplace_back(f.dst, f.bytes);
+  }
+  for (auto& row : rows) {
+    std::sort(row.begin(), row.end());
+    // Two messages of one pair in one all-to-all are one transfer of their sum.
+    std::size_t w = 0;
+    for (std::size_t k = 0; k < row.size(); ++k)
+      if (w > 0 && row[w - 1].first == row[k].first)
+        row[w - 1].second += row[k].second;
+      else
+        row[w++] = row[k];
+    row.resize(w);
+  }
+  auto bytes = [&rows](int src, int dst) {
+    const auto& row = rows[src];
+    const auto it = std::lower_bound(row.begin(), row.end(), std::pair<int, double>(dst, 0.0),
+                                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    return it != row.end() && it->first == dst ? it->second : 0.0;
+  };
+  TaskGraph graph;
+  std::vector<TaskId> gates;  // rank r's sends wait start[r]
+  for (std::size_t r = 0; r < start.size(); ++r) gates.push_back(graph.add_delay(ranks[r], start[r]));
+  const CollectiveHandles h =
+      append_alltoallv(graph, topo, ranks, bytes, AllToAllAlgorithm::Direct, max_peers_in_flight, gates);
+  Engine engine;
+  Network network(engine, topo.links(), {.completion_window = like.costs().network().completion_window});
+  TransferService transfers(engine, network, topo, like.costs());
+  Executor(transfers).run(graph);
+  FluidResult res;
+  res.finish.resize(P);
+  // A rank with nothing to send or receive is done when it enters.
+  for (int r = 0; r < P; ++r)
+    res.finish[r] = std::max(graph.task(h.done[r]).finish, start.empty() ? Time::zero() : start[r]);
+  const auto stats = network.link_stats();
+  for (std::size_t l = 0; l < stats.size(); ++l)
+    if (stats[l].wire_bytes > 0) res.link_wire_bytes.emplace_back(LinkId::from(l), stats[l].wire_bytes);
+  res.messages = network.flows_completed();
+  return res;
+}
+
+FluidAllToAll fluid_alltoall(const TransferService& transfers, std::span<const GpuId> ranks,
+                             std::span<const FluidTransfer> messages, int max_peers_in_flight, std::span<const Time> start,
+                             std::size_t max_replay_messages) {
+  FluidAllToAll a;
+  // The window binds only on a rank with more than W messages (self-copies hold a slot too).
+  bool window_binds = false;
+  if (max_peers_in_flight > 0) {
+    std::vector<int> sends(ranks.size(), 0);
+    for (const FluidTransfer& f : messages)
+      if (f.bytes > 0 && f.src >= 0 && static_cast<std::size_t>(f.src) < ranks.size())
+        window_binds = window_binds || ++sends[f.src] > max_peers_in_flight;
+  }
+  if (window_binds && alltoall_window_matters(transfers.topology(), ranks)) {
+    if (messages.size() <= max_replay_messages) {
+      a.result = replay_alltoallv(transfers, ranks, messages, max_peers_in_flight, start);
+      a.replayed = true;
+      return a;
+    }
+    a.window_ignored = true;
+  }
+  a.result = fluid_alltoallv(transfers, ranks, messages, max_peers_in_flight, start);
+  return a;
 }
 
 namespace {

@@ -59,11 +59,29 @@
 // Auto (fluid_allreduce) prices ring, tree and, where every group can run it, NVLS, and keeps
 // the fastest.
 //
+// Heterogeneous all-to-alls (fluid_alltoall). The formula above takes every message of a
+// rank to be in flight at once. NCCL keeps only W peers in flight (a rank's k-th send waits
+// for its (k-W)-th), in the p2p schedule's order (destination node by destination node). On
+// a homogeneous group that costs nothing: with W unlimited the flow model gives the formula's
+// time to the printed digit, and with W = 16 the same on a uniform all-to-all of 16 x p4d.
+// Across node kinds of different network bandwidth per GPU it does: the fast nodes reach
+// the slow nodes' NICs together, which queue them, while later the same NICs idle, because
+// the senders' windows are stuck two destination nodes wide behind congested ones
+// (docs/PERFORMANCE.md: on 8 x p4d + 8 x p3dn a uniform 64 MiB all-to-all takes 57.8 ms
+// with W unlimited and 121.1 / 107.7 / 80.8 / 69.5 ms with W = 8 / 16 / 32 / 64).
+// The formula has no such idle gaps, so fluid_alltoall replays such an all-to-all (across
+// node kinds, some rank sending more than W messages) by the flow model on an idle network of
+// its own (exact in isolation), up to kMaxWindowReplayMessages messages; a larger one gets
+// the formula, and says so. A replay costs what the flow model does (about 1-2 us a message),
+// so fluid keeps its speed only where the formula serves.
+//
 // What the fluid model leaves out, by construction: contention between collectives that
 // overlap in time (e.g. the gradient all-reduce and a backward all-to-all share NICs in the
-// flow model; here each sees an idle network), the order of messages inside a rank's window,
-// and skew between ranks entering a phase (the training step starts a fluid phase when its
-// last rank is ready). Cost: O(M log M) for M messages, no events.
+// flow model; here each sees an idle network), the order of messages inside a rank's window
+// on a homogeneous group, and for the all-reduces the skew between ranks entering (the
+// training step starts one when its last rank is ready; an all-to-all's messages leave when
+// their sender enters, fluid_alltoallv's `start`, but are priced as if they ran together).
+// Cost: O(M log M) for M messages, no events.
 #include <algorithm>
 #include <span>
 #include <utility>
@@ -93,9 +111,47 @@ struct FluidResult {
   }
 };
 
-/// A direct all-to-all(v) of `transfers` among `ranks` on an idle network.
+/// A direct all-to-all(v) of `transfers` among `ranks` on an idle network. `start` (one per
+/// rank, or empty for all zero): when each rank enters, from the first; its messages leave
+/// then (as the flow model sends them when their sender is ready, whatever the receiver is
+/// doing), so message f ends at start[src] plus the time above, and rank r is done no
+/// earlier than start[r]. Contention is still priced as if every message ran together.
 FluidResult fluid_alltoallv(const TransferService& transfers, std::span<const GpuId> ranks,
-                            std::span<const FluidTransfer> messages, int max_peers_in_flight);
+                            std::span<const FluidTransfer> messages, int max_peers_in_flight,
+                            std::span<const Time> start = {});
+
+/// Whether the ranks span nodes of more than one kind (NodeInfo::kind), where the
+/// all-to-all's window matters (above). O(ranks).
+bool alltoall_window_matters(const Topology& topo, std::span<const GpuId> ranks);
+
+/// Heterogeneous all-to-alls of up to this many messages are replayed (fluid_alltoall): about
+/// 1-2 s of flow replay each on the development machine (docs/PERFORMANCE.md).
+inline constexpr std::size_t kMaxWindowReplayMessages = std::size_t{1} << 20;
+
+/// The all-to-all(v) of `messages` (zero sizes skipped; a pair's messages summed) replayed by the
+/// flow model on a fresh idle network with `like`'s topology and cost factors, each rank's
+/// sends in the p2p schedule's order with at most `max_peers_in_flight` in flight
+/// (append_alltoallv). finish[r]: when rank r's sends have left and its receives arrived;
+/// link_wire_bytes as the network counted them; messages: the transfers replayed. `start` as
+/// for fluid_alltoallv: rank r's sends wait start[r].
+FluidResult replay_alltoallv(const TransferService& like, std::span<const GpuId> ranks,
+                             std::span<const FluidTransfer> messages, int max_peers_in_flight,
+                             std::span<const Time> start = {});
+
+struct FluidAllToAll {
+  FluidResult result;
+  bool replayed = false;        // priced by replay_alltoallv
+  bool window_ignored = false;  // the window matters but the all-to-all was too large to replay
+};
+
+/// How the fluid model prices an all-to-all(v): replay_alltoallv where the window matters
+/// (alltoall_window_matters), binds (a rank sends more than `max_peers_in_flight` messages,
+/// self-copies included, as they hold a slot) and there are at most `max_replay_messages`
+/// messages; else fluid_alltoallv (window_ignored says when only the size stopped it).
+FluidAllToAll fluid_alltoall(const TransferService& transfers, std::span<const GpuId> ranks,
+                             std::span<const FluidTransfer> messages, int max_peers_in_flight,
+                             std::span<const Time> start = {},
+                             std::size_t max_replay_messages = kMaxWindowReplayMessages);
 
 /// Ring all-reduces of `bytes` per rank in each of `groups`, all starting together, each over
 /// ring_orders(topo, group, channels[q]) rings. finish[q] is group q's time.

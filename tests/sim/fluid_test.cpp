@@ -10,6 +10,7 @@
 #include "sim/collectives/collectives.h"
 #include "tests/sim/issue_cluster.h"
 #include "topologies/builders.h"
+#include "topologies/cluster_loader.h"
 
 using namespace moesim;
 using namespace moesim::time_literals;
@@ -379,4 +380,123 @@ TEST(FluidCollective, AFlowReplayReportsItsTransferCountBeforeItRunsAndAFluidOne
   o.fluid = true;
   simulate_collective(topo, CostFactors::defaults(), CollectiveOp::AllToAll, 1e6, o);
   EXPECT_EQ(counts.size(), 1u);
+}
+
+// ---- Across node kinds: the window matters, so fluid_alltoall replays -------------------
+
+namespace {
+
+struct Mixed {
+  // 8 x p4d.24xlarge (A100, 4 EFA NICs) + 8 x p3dn.24xlarge (V100, 1 EFA NIC): GPUs 0-63, 64-127.
+  Topology topo = load_cluster("mixed-a100-v100");
+  CostFactors costs = CostFactors::defaults();
+  Engine engine;
+  Network network{engine, topo.links()};
+  TransferService transfers{engine, network, topo, costs};
+  std::vector<GpuId> ranks = all_gpus(topo);
+  int window = costs.collective().alltoall_max_peers_in_flight;
+
+  static std::vector<GpuId> all_gpus(const Topology& t) {
+    std::vector<GpuId> r;
+    for (int g = 0; g < t.gpu_count(); ++g) r.push_back(GpuId::from(g));
+    return r;
+  }
+};
+
+}  // namespace
+
+TEST(FluidAllToAll, TheWindowMattersOnlyWhereTheRanksSpanNodeKinds) {
+  Mixed m;
+  EXPECT_TRUE(alltoall_window_matters(m.topo, m.ranks));
+  const std::span<const GpuId> all(m.ranks);
+  EXPECT_FALSE(alltoall_window_matters(m.topo, all.subspan(0, 64)));   // the p4d nodes
+  EXPECT_FALSE(alltoall_window_matters(m.topo, all.subspan(64, 64)));  // the p3dn nodes
+  EXPECT_TRUE(alltoall_window_matters(m.topo, all.subspan(60, 8)));    // 4 of each
+  EXPECT_FALSE(alltoall_window_matters(m.topo, {}));
+  const Topology p4d = load_cluster("p4d.24xlarge", 4);
+  EXPECT_FALSE(alltoall_window_matters(p4d, Mixed::all_gpus(p4d)));
+}
+
+TEST(FluidAllToAll, AcrossNodeKindsItIsTheFlowReplayAndTheFormulaIsTheFlowModelWithoutAWindow) {
+  // A uniform 1 MiB all-to-all on the mixed cluster (docs/PERFORMANCE.md measured 3,035 us
+  // with the flow model, 1,759 us with the formula). The fast p4d nodes reach the p3dn nodes'
+  // single NICs together and the 16-peer windows stall behind them: the formula, which takes
+  // every message to be in flight at once, is the flow model with an unlimited window.
+  Mixed m;
+  const double S = 1024.0 * 1024;
+  const int P = m.topo.gpu_count();
+  const auto msgs = uniform(P, S / P);
+  const FluidAllToAll a = fluid_alltoall(m.transfers, m.ranks, msgs, m.window);
+  EXPECT_TRUE(a.replayed);
+  EXPECT_FALSE(a.window_ignored);
+  const auto flow = simulate_collective(m.topo, m.costs, CollectiveOp::AllToAll, S);
+  EXPECT_EQ(a.result.last(), flow.time);
+  EXPECT_EQ(a.result.messages, flow.flows);
+  const auto formula = fluid_alltoallv(m.transfers, m.ranks, msgs, m.window);
+  EXPECT_LT(formula.last().seconds(), 0.7 * flow.time.seconds());
+  // With no window on either side (0: every peer at once), the formula and the flow model agree.
+  const auto unlimited = replay_alltoallv(m.transfers, m.ranks, msgs, 0);
+  const auto formula_unlimited = fluid_alltoallv(m.transfers, m.ranks, msgs, 0);
+  EXPECT_NEAR(formula_unlimited.last().seconds(), unlimited.last().seconds(), 0.01 * unlimited.last().seconds());
+  // The same wire bytes on the same links either way.
+  ASSERT_EQ(a.result.link_wire_bytes.size(), formula.link_wire_bytes.size());
+  for (std::size_t k = 0; k < formula.link_wire_bytes.size(); ++k) {
+    EXPECT_EQ(a.result.link_wire_bytes[k].first, formula.link_wire_bytes[k].first);
+    EXPECT_NEAR(a.result.link_wire_bytes[k].second, formula.link_wire_bytes[k].second,
+                1e-9 * formula.link_wire_bytes[k].second);
+  }
+  // Through simulate_collective's fluid path too, which counts the replayed transfers.
+  const auto fluid = simulate_collective(m.topo, m.costs, CollectiveOp::AllToAll, S, {.fluid = true});
+  EXPECT_EQ(fluid.time, flow.time);
+  EXPECT_EQ(fluid.flows, flow.flows);
+  EXPECT_FALSE(fluid.fluid_window_ignored);
+}
+
+TEST(FluidAllToAll, TooLargeToReplayItFallsBackToTheFormulaAndSaysSo) {
+  Mixed m;
+  const auto msgs = uniform(m.topo.gpu_count(), 1e4);
+  const FluidAllToAll a = fluid_alltoall(m.transfers, m.ranks, msgs, m.window, {}, msgs.size() - 1);
+  EXPECT_FALSE(a.replayed);
+  EXPECT_TRUE(a.window_ignored);
+  EXPECT_EQ(a.result.finish, fluid_alltoallv(m.transfers, m.ranks, msgs, m.window).finish);
+  // One node kind: the formula, and nothing to say.
+  const std::span<const GpuId> p4d(m.ranks.data(), 64);
+  const FluidAllToAll b = fluid_alltoall(m.transfers, p4d, uniform(64, 1e4), m.window);
+  EXPECT_FALSE(b.replayed);
+  EXPECT_FALSE(b.window_ignored);
+}
+
+TEST(FluidAllToAll, ALateSenderDelaysWhatItSendsAndARankIsDoneNoEarlierThanItEnters) {
+  // Ideal costs on one node: GPU 0 sends w to GPU 1 and GPU 2 sends w to GPU 3, disjoint
+  // NVLink paths (300 GB/s, 2 us). GPU 2 enters 1 ms late; GPU 3, which sends nothing and
+  // receives from GPU 2, enters 0.5 ms late; GPU 4 takes no part and enters 2 ms late.
+  Fixture f(1, CostFactors::ideal());
+  const double w = 30e6, C = 300e9;
+  const std::vector<FluidTransfer> msgs{{0, 1, w}, {2, 3, w}};
+  std::vector<Time> start(8, Time::zero());
+  start[2] = Time::from_seconds_ceil(1e-3);
+  start[3] = Time::from_seconds_ceil(0.5e-3);
+  start[4] = Time::from_seconds_ceil(2e-3);
+  const double alone = w / C + 2e-6;
+  for (const bool replay : {false, true}) {
+    SCOPED_TRACE(replay ? "replay" : "formula");
+    const FluidResult r = replay ? replay_alltoallv(f.transfers, f.ranks, msgs, 0, start)
+                                 : fluid_alltoallv(f.transfers, f.ranks, msgs, 0, start);
+    EXPECT_NEAR(r.finish[0].seconds(), alone, 1e-11);
+    EXPECT_NEAR(r.finish[1].seconds(), alone, 1e-11);
+    EXPECT_NEAR(r.finish[2].seconds(), 1e-3 + alone, 1e-11);
+    EXPECT_NEAR(r.finish[3].seconds(), 1e-3 + alone, 1e-11);
+    EXPECT_EQ(r.finish[4], start[4]);
+    EXPECT_EQ(r.finish[5], Time::zero());
+    // All entering together is the same as no start times.
+    const std::vector<Time> zero(8, Time::zero());
+    const FluidResult z = replay ? replay_alltoallv(f.transfers, f.ranks, msgs, 0, zero)
+                                 : fluid_alltoallv(f.transfers, f.ranks, msgs, 0, zero);
+    const FluidResult n = replay ? replay_alltoallv(f.transfers, f.ranks, msgs, 0)
+                                 : fluid_alltoallv(f.transfers, f.ranks, msgs, 0);
+    EXPECT_EQ(z.finish, n.finish);
+  }
+  const std::vector<Time> wrong(3, Time::zero());
+  EXPECT_THROW(fluid_alltoallv(f.transfers, f.ranks, msgs, 0, wrong), InvariantError);
+  EXPECT_THROW(replay_alltoallv(f.transfers, f.ranks, msgs, 0, wrong), InvariantError);
 }

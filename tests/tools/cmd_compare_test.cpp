@@ -85,6 +85,26 @@ TEST(RunCommand, AFlowReplayOfMillionsOfMessagesIsAnnouncedWithTheFluidAlternati
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
+TEST(RunCommand, AFluidAllToAllAcrossNodeKindsTooLargeToReplayIsNoted) {
+  using moesim::cli::fluid_window_note;
+  EXPECT_FALSE(fluid_window_note(0));
+  const auto one = fluid_window_note(1);
+  ASSERT_TRUE(one);
+  EXPECT_NE(one->find("1 all-to-all across node kinds"), std::string::npos) << *one;
+  EXPECT_NE(one->find("was priced"), std::string::npos) << *one;
+  EXPECT_NE(one->find("--fidelity flow"), std::string::npos) << *one;
+  const auto three = fluid_window_note(3);
+  ASSERT_TRUE(three);
+  EXPECT_NE(three->find("3 all-to-alls across node kinds"), std::string::npos) << *three;
+  EXPECT_NE(three->find("were priced"), std::string::npos) << *three;
+  // The mixed cluster's all-to-alls are small enough to replay: nothing on stderr.
+  ::testing::internal::CaptureStderr();
+  moesim::testing_cli::run_cli(moesim::cli::add_run_command,
+                               "run --cluster mixed-a100-v100 --model switch-base-128 --set layers=2 "
+                               "--set tokens_per_gpu=256 --fidelity fluid --json");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
 TEST(RunCommand, ReplayProgressTextAndItsSilenceUntilArmed) {
   using moesim::cli::ReplayProgress;
   EXPECT_EQ(ReplayProgress::text(ReplayProgress::Style::Lines, 25, 100, 10.0),
