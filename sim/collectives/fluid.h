@@ -77,8 +77,9 @@
 //
 // What the fluid model leaves out, by construction: contention between collectives that
 // overlap in time (e.g. the gradient all-reduce and a backward all-to-all share NICs in the
-// flow model; here each sees an idle network), the order of messages inside a rank's window
-// on a homogeneous group, and for the all-reduces the skew between ranks entering (the
+// flow model; here each sees an idle network), the window on a homogeneous group (nothing on
+// a uniform all-to-all, but a skewed one's last rank by up to +28% and its mean rank's finish
+// by -34% to +20%: docs/PERFORMANCE.md), and for the all-reduces the skew between ranks entering (the
 // training step starts one when its last rank is ready; an all-to-all's messages leave when
 // their sender enters, fluid_alltoallv's `start`, but are priced as if they ran together).
 // Cost: O(M log M) for M messages, no events.
