@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 
 #include "models/compute_cost.h"
 #include "models/dispatch_plan.h"
@@ -166,11 +168,18 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
     if (fluid) clock[g] += graph.task(t).duration;
   };
   const int max_peers = costs.collective().alltoall_max_peers_in_flight;
-  // Fluid mode: wire bytes per link of every priced collective, and each distinct step of
-  // phases priced once for each distinct set of entry times (plans are reused across layers;
-  // spans point into them).
+  // Fluid mode: wire bytes per link of every priced collective, and for each distinct step
+  // of phases (plans are reused across layers; spans point into them) how it is priced
+  // (fluid_alltoall_pricing): the formula's per-message times, kept while plans are reused
+  // and applied to each visit's entry times, or the replays, one per distinct entry times.
   std::vector<double> fluid_wire(fluid ? topo.links().size() : 0, 0.0);
-  std::map<std::pair<const CommPhase*, std::vector<Time>>, FluidResult> fluid_steps;
+  struct FluidStep {
+    FluidAllToAllPricing pricing = FluidAllToAllPricing::Formula;
+    std::optional<FluidAllToAllTimes> times;
+    std::map<std::vector<Time>, FluidResult> replays;
+  };
+  std::map<const CommPhase*, FluidStep> fluid_steps;
+  const bool plans_reused = plans.size() < moe_layers.size();
   std::uint64_t replayed_flows = 0;  // of the fluid all-to-alls replayed (fluid_alltoall)
   int window_ignored = 0;
   auto add_fluid_wire = [&](const FluidResult& r) {
@@ -207,26 +216,44 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
         const Time first = *std::min_element(clock.begin(), clock.end());
         std::vector<Time> entry(P);
         for (int g = 0; g < P; ++g) entry[g] = clock[g] - first;
-        auto key = std::make_pair(&phases[i], std::move(entry));
-        auto it = fluid_steps.find(key);
-        if (it == fluid_steps.end()) {
+        auto messages = [&] {
           std::vector<FluidTransfer> msgs;
           for (std::size_t k = i; k < j; ++k)
             for (int src = 0; src < P; ++src)
               for (const auto& e : phases[k].bytes.row(src))
                 msgs.push_back({src, static_cast<int>(e.dst), e.bytes});
-          FluidAllToAll a = fluid_alltoall(transfers, all, msgs, max_peers, key.second);
-          if (a.replayed) replayed_flows += a.result.messages;
-          window_ignored += a.window_ignored;
-          it = fluid_steps.emplace(std::move(key), std::move(a.result)).first;
+          return msgs;
+        };
+        auto [it, first_visit] = fluid_steps.try_emplace(&phases[i]);
+        FluidStep& step = it->second;
+        if (first_visit) {
+          const std::vector<FluidTransfer> msgs = messages();
+          step.pricing = fluid_alltoall_pricing(topo, all, msgs, max_peers);
+          window_ignored += step.pricing == FluidAllToAllPricing::FormulaWindowIgnored;
+          if (step.pricing != FluidAllToAllPricing::Replay)
+            step.times = fluid_alltoallv_times(transfers, all, msgs, max_peers);
         }
-        add_fluid_wire(it->second);
+        std::optional<FluidResult> priced;  // this visit's, unless a replay's is kept
+        const FluidResult* result = nullptr;
+        if (step.pricing == FluidAllToAllPricing::Replay) {
+          auto r = step.replays.find(entry);
+          if (r == step.replays.end()) {
+            FluidResult replayed = replay_alltoallv(transfers, all, messages(), max_peers, entry);
+            replayed_flows += replayed.messages;
+            r = step.replays.emplace(entry, std::move(replayed)).first;
+          }
+          result = &r->second;
+        } else {
+          priced = step.times->finish(entry);
+          result = &*priced;
+          if (!plans_reused) step.times.reset();  // each phase is visited once
+        }
+        add_fluid_wire(*result);
         // Rank g is done finish[g] after the first rank entered: that less its own entry
         // after its own chain (no barrier: early ranks' sends go ahead, as in the flow model).
-        const std::vector<Time>& entered = it->first.second;
         const std::uint8_t category = category_of(phases[i].role);
         for (int g = 0; g < P; ++g) {
-          const Time d = std::max(it->second.finish[g], entered[g]) - entered[g];
+          const Time d = std::max(result->finish[g], entry[g]) - entry[g];
           const TaskId t = graph.add_delay(GpuId::from(g), d, category);
           graph.depend(last[g], t);
           step_done[g] = t;

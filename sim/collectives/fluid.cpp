@@ -70,11 +70,9 @@ struct Incidence {
 
 }  // namespace
 
-FluidResult fluid_alltoallv(const TransferService& ts, std::span<const GpuId> ranks, std::span<const FluidTransfer> messages,
-                            int max_peers_in_flight, std::span<const Time> start) {
+FluidAllToAllTimes fluid_alltoallv_times(const TransferService& ts, std::span<const GpuId> ranks,
+                                         std::span<const FluidTransfer> messages, int max_peers_in_flight) {
   const int P = static_cast<int>(ranks.size());
-  MOESIM_CHECK(start.empty() || static_cast<int>(start.size()) == P, "fluid all-to-all: {} start times for {} ranks",
-               start.size(), P);
   const auto links = ts.topology().links();
   Incidence inc;
   std::vector<double> overhead_s(messages.size());
@@ -146,23 +144,47 @@ FluidResult fluid_alltoallv(const TransferService& ts, std::span<const GpuId> ra
     const int rounds = (sends[r] + max_peers_in_flight - 1) / max_peers_in_flight;
     extra[r] = (rounds - 1) * fixed_sum[r] / sends[r];
   }
-  // A rank is done when it has entered, its sends have left and its receives have arrived.
-  std::vector<double> finish(P, 0.0);
-  if (!start.empty())
-    for (int r = 0; r < P; ++r) finish[r] = start[r].seconds();
+  FluidAllToAllTimes times;
+  times.ranks = P;
+  times.src.reserve(count);
+  times.dst.reserve(count);
+  times.seconds.reserve(count);
   for (std::size_t m = 0; m < messages.size(); ++m) {
     if (inc.path_begin[m] == inc.path_begin[m + 1]) continue;
     const FluidTransfer& f = messages[m];
-    const double t = (start.empty() ? 0.0 : start[f.src].seconds()) + overhead_s[m] + bw_s[m] + latency_s[m] + extra[f.src];
-    finish[f.src] = std::max(finish[f.src], t);
-    finish[f.dst] = std::max(finish[f.dst], t);
+    times.src.push_back(static_cast<std::uint32_t>(f.src));
+    times.dst.push_back(static_cast<std::uint32_t>(f.dst));
+    times.seconds.push_back(overhead_s[m] + bw_s[m] + latency_s[m] + extra[f.src]);
+  }
+  times.link_wire_bytes = inc.link_bytes();
+  return times;
+}
+
+FluidResult FluidAllToAllTimes::finish(std::span<const Time> start) const {
+  MOESIM_CHECK(start.empty() || static_cast<int>(start.size()) == ranks, "fluid all-to-all: {} start times for {} ranks",
+               start.size(), ranks);
+  // A rank is done when it has entered, its sends have left and its receives have arrived.
+  std::vector<double> done(static_cast<std::size_t>(ranks), 0.0);
+  if (!start.empty())
+    for (int r = 0; r < ranks; ++r) done[r] = start[r].seconds();
+  for (std::size_t m = 0; m < seconds.size(); ++m) {
+    const double t = (start.empty() ? 0.0 : start[src[m]].seconds()) + seconds[m];
+    done[src[m]] = std::max(done[src[m]], t);
+    done[dst[m]] = std::max(done[dst[m]], t);
   }
   FluidResult res;
-  res.finish.resize(P);
-  for (int r = 0; r < P; ++r) res.finish[r] = Time::from_seconds_ceil(finish[r]);
-  res.link_wire_bytes = inc.link_bytes();
-  res.messages = count;
+  res.finish.resize(static_cast<std::size_t>(ranks));
+  for (int r = 0; r < ranks; ++r) res.finish[r] = Time::from_seconds_ceil(done[r]);
+  res.link_wire_bytes = link_wire_bytes;
+  res.messages = seconds.size();
   return res;
+}
+
+FluidResult fluid_alltoallv(const TransferService& ts, std::span<const GpuId> ranks, std::span<const FluidTransfer> messages,
+                            int max_peers_in_flight, std::span<const Time> start) {
+  MOESIM_CHECK(start.empty() || start.size() == ranks.size(), "fluid all-to-all: {} start times for {} ranks", start.size(),
+               ranks.size());
+  return fluid_alltoallv_times(ts, ranks, messages, max_peers_in_flight).finish(start);
 }
 
 bool alltoall_window_matters(const Topology& topo, std::span<const GpuId> ranks) {
@@ -228,6 +250,18 @@ FluidAllToAll fluid_alltoall(const TransferService& transfers, std::span<const G
                              std::span<const FluidTransfer> messages, int max_peers_in_flight, std::span<const Time> start,
                              std::size_t max_replay_messages) {
   FluidAllToAll a;
+  const FluidAllToAllPricing how =
+      fluid_alltoall_pricing(transfers.topology(), ranks, messages, max_peers_in_flight, max_replay_messages);
+  a.replayed = how == FluidAllToAllPricing::Replay;
+  a.window_ignored = how == FluidAllToAllPricing::FormulaWindowIgnored;
+  a.result = a.replayed ? replay_alltoallv(transfers, ranks, messages, max_peers_in_flight, start)
+                        : fluid_alltoallv(transfers, ranks, messages, max_peers_in_flight, start);
+  return a;
+}
+
+FluidAllToAllPricing fluid_alltoall_pricing(const Topology& topo, std::span<const GpuId> ranks,
+                                            std::span<const FluidTransfer> messages, int max_peers_in_flight,
+                                            std::size_t max_replay_messages) {
   // The window binds only on a rank with more than W messages (self-copies hold a slot too).
   bool window_binds = false;
   if (max_peers_in_flight > 0) {
@@ -236,16 +270,8 @@ FluidAllToAll fluid_alltoall(const TransferService& transfers, std::span<const G
       if (f.bytes > 0 && f.src >= 0 && static_cast<std::size_t>(f.src) < ranks.size())
         window_binds = window_binds || ++sends[f.src] > max_peers_in_flight;
   }
-  if (window_binds && alltoall_window_matters(transfers.topology(), ranks)) {
-    if (messages.size() <= max_replay_messages) {
-      a.result = replay_alltoallv(transfers, ranks, messages, max_peers_in_flight, start);
-      a.replayed = true;
-      return a;
-    }
-    a.window_ignored = true;
-  }
-  a.result = fluid_alltoallv(transfers, ranks, messages, max_peers_in_flight, start);
-  return a;
+  if (!window_binds || !alltoall_window_matters(topo, ranks)) return FluidAllToAllPricing::Formula;
+  return messages.size() <= max_replay_messages ? FluidAllToAllPricing::Replay : FluidAllToAllPricing::FormulaWindowIgnored;
 }
 
 namespace {

@@ -84,6 +84,8 @@
 // their sender enters, fluid_alltoallv's `start`, but are priced as if they ran together).
 // Cost: O(M log M) for M messages, no events.
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <span>
 #include <utility>
 #include <vector>
@@ -112,11 +114,27 @@ struct FluidResult {
   }
 };
 
+/// The formula's time of each message of an all-to-all(v) from its sender's entry (above):
+/// what does not depend on when the ranks enter, so a phase repeated with other entry times
+/// is priced again in O(messages).
+struct FluidAllToAllTimes {
+  int ranks = 0;
+  std::vector<std::uint32_t> src, dst;  // group ranks, per message that crosses a link
+  std::vector<double> seconds;          // its overhead + bandwidth time + latency + window rounds
+  std::vector<std::pair<LinkId, double>> link_wire_bytes;
+  /// Rank r's finish when it enters at start[r] (one per rank, or empty for all zero): the
+  /// latest of start[r] and start[src] + seconds over the messages it sends or receives.
+  FluidResult finish(std::span<const Time> start = {}) const;
+};
+FluidAllToAllTimes fluid_alltoallv_times(const TransferService& transfers, std::span<const GpuId> ranks,
+                                         std::span<const FluidTransfer> messages, int max_peers_in_flight);
+
 /// A direct all-to-all(v) of `transfers` among `ranks` on an idle network. `start` (one per
 /// rank, or empty for all zero): when each rank enters, from the first; its messages leave
 /// then (as the flow model sends them when their sender is ready, whatever the receiver is
 /// doing), so message f ends at start[src] plus the time above, and rank r is done no
 /// earlier than start[r]. Contention is still priced as if every message ran together.
+/// fluid_alltoallv_times(...).finish(start).
 FluidResult fluid_alltoallv(const TransferService& transfers, std::span<const GpuId> ranks,
                             std::span<const FluidTransfer> messages, int max_peers_in_flight,
                             std::span<const Time> start = {});
@@ -139,16 +157,23 @@ FluidResult replay_alltoallv(const TransferService& like, std::span<const GpuId>
                              std::span<const FluidTransfer> messages, int max_peers_in_flight,
                              std::span<const Time> start = {});
 
+/// How fluid_alltoall prices an all-to-all: by the formula; by a replay, where the window
+/// matters (alltoall_window_matters) and binds (a rank sends more than `max_peers_in_flight`
+/// messages, self-copies included, as they hold a slot); or by the formula although the
+/// window matters, because there are more than `max_replay_messages` messages.
+enum class FluidAllToAllPricing : std::uint8_t { Formula, Replay, FormulaWindowIgnored };
+FluidAllToAllPricing fluid_alltoall_pricing(const Topology& topo, std::span<const GpuId> ranks,
+                                            std::span<const FluidTransfer> messages, int max_peers_in_flight,
+                                            std::size_t max_replay_messages = kMaxWindowReplayMessages);
+
 struct FluidAllToAll {
   FluidResult result;
   bool replayed = false;        // priced by replay_alltoallv
   bool window_ignored = false;  // the window matters but the all-to-all was too large to replay
 };
 
-/// How the fluid model prices an all-to-all(v): replay_alltoallv where the window matters
-/// (alltoall_window_matters), binds (a rank sends more than `max_peers_in_flight` messages,
-/// self-copies included, as they hold a slot) and there are at most `max_replay_messages`
-/// messages; else fluid_alltoallv (window_ignored says when only the size stopped it).
+/// The fluid model's all-to-all(v): replay_alltoallv or fluid_alltoallv, as
+/// fluid_alltoall_pricing says (window_ignored: FormulaWindowIgnored).
 FluidAllToAll fluid_alltoall(const TransferService& transfers, std::span<const GpuId> ranks,
                              std::span<const FluidTransfer> messages, int max_peers_in_flight,
                              std::span<const Time> start = {},
