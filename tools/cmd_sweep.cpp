@@ -176,6 +176,7 @@ void run_sweep_command(const SweepArgs& a) {
                s.resumed + s.run, s.shard_points, shard.index, shard.count, where, s.resumed, s.run, s.wall_s,
                s.run && s.wall_s > 0 ? fmt::format(", {:.2f} points/s", static_cast<double>(s.run) / s.wall_s) : "",
                s.complete ? "" : "; not complete: run again with --resume");
+  if (const auto note = fluid_window_note(s.fluid_alltoalls_window_ignored)) fmt::print(stderr, "{}\n", *note);
   if (const int sig = g_stop_signal.load(); sig != 0) {
     fmt::print(stderr, "moesim sweep: interrupted; {} rows are in {}: continue with --resume\n", s.resumed + s.run,
                where);

@@ -259,6 +259,9 @@ struct SweepSummary {
   double points_s = 0;      // sum of the wall times of the points simulated (busy = points_s / wall_s / jobs)
   unsigned jobs = 0;        // worker threads used
   std::string first_error;  // "point N (key): message" of the first failed row, if any
+  /// Fluid all-to-alls across node kinds too large to replay, summed over the points run
+  /// (TrainingStepResult::fluid_alltoalls_window_ignored).
+  int fluid_alltoalls_window_ignored = 0;
 };
 
 /// Runs the shard's points not yet in the output with `jobs` threads, writing rows in point

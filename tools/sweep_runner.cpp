@@ -335,6 +335,7 @@ SweepSummary run_sweep(const Grid& grid, const RunOptions& o) {
           const auto base =
               baselines.for_row(r.point, ok, ok ? std::optional<double>(r.result.iteration_time_s) : std::nullopt);
           text += format_row(grid, o.format, r, base);
+          if (ok) s.fluid_alltoalls_window_ignored += r.result.fluid_alltoalls_window_ignored;
           if (r.status == PointResult::Status::Error) ++s.failed;
           if (r.status == PointResult::Status::InternalError) ++s.internal_errors;
           if (!ok && s.first_error.empty())
