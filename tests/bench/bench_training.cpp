@@ -75,6 +75,22 @@ void BM_Switch_Gpus(benchmark::State& s) { run(s, static_cast<int>(s.range(0)), 
 void BM_Switch_Experts(benchmark::State& s) { run(s, 16, static_cast<int>(s.range(0)), 12, "switch"); }
 void BM_Switch_Layers(benchmark::State& s) { run(s, 16, 128, static_cast<int>(s.range(0)), "switch"); }
 void BM_Smile_16x8(benchmark::State& s) { run(s, 16, 128, 12, "smile"); }
+// 8 x p4d + 8 x p3dn: fluid replays the flat all-to-alls there (sim/collectives/fluid.h,
+// fluid_alltoall), so it costs about what the flow model does.
+void mixed(benchmark::State& state, Fidelity fidelity) {
+  const Topology topo = load_cluster("mixed-a100-v100");
+  const ModelConfig m = load_model("switch-base-128");
+  TrainingStepOptions o;
+  o.fidelity = fidelity;
+  TrainingStepResult r;
+  for (auto _ : state) r = simulate_training_step(topo, CostFactors::defaults(), m, o);
+  state.counters["gpus"] = topo.gpu_count();
+  state.counters["flows"] = static_cast<double>(r.flows);
+  state.counters["simulated_ms"] = r.iteration_time_s * 1e3;
+  state.counters["peak_rss_MiB"] = bench::peak_rss_mib();
+}
+void BM_SwitchBase128_Mixed_Flow(benchmark::State& s) { mixed(s, Fidelity::Flow); }
+void BM_SwitchBase128_Mixed_Fluid(benchmark::State& s) { mixed(s, Fidelity::Fluid); }
 
 }  // namespace
 
@@ -89,4 +105,6 @@ BENCHMARK(BM_Switch_Gpus_Fluid)->Arg(16)->Arg(64)->Arg(128)->Unit(benchmark::kMi
 BENCHMARK(BM_DeepSeekV3_Fluid)->Arg(8)->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_DeepSeekV3_Flow)->Arg(8)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_Smile_16x8)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_SwitchBase128_Mixed_Flow)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_SwitchBase128_Mixed_Fluid)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK_MAIN();
