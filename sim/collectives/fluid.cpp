@@ -185,10 +185,13 @@ FluidResult fluid_alltoallv(const TransferService& ts, std::span<const GpuId> ra
   return fluid_alltoallv_times(ts, ranks, messages, max_peers_in_flight).finish(start);
 }
 
-bool alltoall_window_matters(const Topology& topo, std::span<const GpuId> ranks) {
-  if (ranks.empty()) return false;
-  const std::string& kind = topo.node(topo.gpu(ranks.front()).node).kind;
-  return std::any_of(ranks.begin(), ranks.end(), [&](GpuId g) { return topo.node(topo.gpu(g).node).kind != kind; });
+bool alltoall_window_matters(const Topology& topo, std::span<const GpuId> ranks, std::span<const FluidTransfer> messages) {
+  const int P = static_cast<int>(ranks.size());
+  auto kind = [&](int r) -> const std::string& { return topo.node(topo.gpu(ranks[r]).node).kind; };
+  return std::any_of(messages.begin(), messages.end(), [&](const FluidTransfer& f) {
+    return f.bytes > 0 && f.src >= 0 && f.src < P && f.dst >= 0 && f.dst < P &&
+           topo.gpu(ranks[f.src]).node != topo.gpu(ranks[f.dst]).node && kind(f.src) != kind(f.dst);
+  });
 }
 
 FluidResult replay_alltoallv(const TransferService& like, std::span<const GpuId> ranks,
@@ -230,7 +233,7 @@ FluidResult replay_alltoallv(const TransferService& like, std::span<const GpuId>
       append_alltoallv(graph, topo, ranks, bytes, AllToAllAlgorithm::Direct, max_peers_in_flight, gates);
   Engine engine;
   Network network(engine, topo.links(), {.completion_window = like.costs().network().completion_window});
-  TransferService transfers(engine, network, topo, like.costs());
+  TransferService transfers(engine, network, topo, like.costs(), {.cache_routes = true, .declare_dominated_links = true});
   Executor(transfers).run(graph);
   FluidResult res;
   res.finish.resize(P);
@@ -268,7 +271,7 @@ FluidAllToAllPricing fluid_alltoall_pricing(const Topology& topo, std::span<cons
       if (f.bytes > 0 && f.src >= 0 && static_cast<std::size_t>(f.src) < ranks.size())
         window_binds = window_binds || ++sends[f.src] > max_peers_in_flight;
   }
-  if (!window_binds || !alltoall_window_matters(topo, ranks)) return FluidAllToAllPricing::Formula;
+  if (!window_binds || !alltoall_window_matters(topo, ranks, messages)) return FluidAllToAllPricing::Formula;
   return messages.size() <= max_replay_messages ? FluidAllToAllPricing::Replay : FluidAllToAllPricing::FormulaWindowIgnored;
 }
 

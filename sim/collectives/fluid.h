@@ -69,11 +69,11 @@
 // the senders' windows are stuck two destination nodes wide behind congested ones
 // (docs/PERFORMANCE.md: on 8 x p4d + 8 x p3dn a uniform 64 MiB all-to-all takes 57.8 ms
 // with W unlimited and 121.1 / 107.7 / 80.8 / 69.5 ms with W = 8 / 16 / 32 / 64).
-// The formula has no such idle gaps, so fluid_alltoall replays such an all-to-all (across
-// node kinds, some rank sending more than W messages) by the flow model on an idle network of
-// its own (exact in isolation), up to kMaxWindowReplayMessages messages; a larger one gets
-// the formula, and says so. A replay costs what the flow model does (about 1-2 us a message),
-// so fluid keeps its speed only where the formula serves.
+// The formula has no such idle gaps, so fluid_alltoall replays such an all-to-all (a message
+// between node kinds, some rank sending more than W messages) by the flow model on an idle
+// network of its own (exact in isolation), up to kMaxWindowReplayMessages messages; a larger
+// one gets the formula, and says so. A replay costs what the flow model does, so fluid keeps
+// its speed only where the formula serves.
 //
 // What the fluid model leaves out, by construction: contention between collectives that
 // overlap in time (e.g. the gradient all-reduce and a backward all-to-all share NICs in the
@@ -139,12 +139,16 @@ FluidResult fluid_alltoallv(const TransferService& transfers, std::span<const Gp
                             std::span<const FluidTransfer> messages, int max_peers_in_flight,
                             std::span<const Time> start = {});
 
-/// Whether the ranks span nodes of more than one kind (NodeInfo::kind), where the
-/// all-to-all's window matters (above). O(ranks).
-bool alltoall_window_matters(const Topology& topo, std::span<const GpuId> ranks);
+/// Whether some message (of more than 0 bytes) goes between nodes of different kinds
+/// (NodeInfo::kind), where the all-to-all's window matters (above). Messages that all stay
+/// among nodes of one kind (expert-parallel groups inside each kind) do not. O(messages).
+bool alltoall_window_matters(const Topology& topo, std::span<const GpuId> ranks, std::span<const FluidTransfer> messages);
 
-/// Heterogeneous all-to-alls of up to this many messages are replayed (fluid_alltoall): about
-/// 1-2 s of flow replay each on the development machine (docs/PERFORMANCE.md).
+/// Heterogeneous all-to-alls of up to this many messages (one group of 1,024 GPUs) are
+/// replayed (fluid_alltoall). The replays of a training step cost about what its flow replay
+/// does: on mixed A100/V100 clusters fluid took 0.47 / 1.04 / 1.60 / 2.88 s against flow's
+/// 0.66 / 1.12 / 1.58 / 2.84 s at 16k / 26k / 37k / 65k messages per all-to-all
+/// (docs/PERFORMANCE.md), about 1-2 us a message; the bound keeps one replay to seconds.
 inline constexpr std::size_t kMaxWindowReplayMessages = std::size_t{1} << 20;
 
 /// The all-to-all(v) of `messages` (zero sizes skipped; a pair's messages summed) replayed by the
@@ -158,9 +162,10 @@ FluidResult replay_alltoallv(const TransferService& like, std::span<const GpuId>
                              std::span<const Time> start = {});
 
 /// How fluid_alltoall prices an all-to-all: by the formula; by a replay, where the window
-/// matters (alltoall_window_matters) and binds (a rank sends more than `max_peers_in_flight`
-/// messages, self-copies included, as they hold a slot); or by the formula although the
-/// window matters, because there are more than `max_replay_messages` messages.
+/// matters (alltoall_window_matters: a message crosses node kinds) and binds (a rank sends
+/// more than `max_peers_in_flight` messages, self-copies included, as they hold a slot); or
+/// by the formula although the window matters, because there are more than
+/// `max_replay_messages` messages.
 enum class FluidAllToAllPricing : std::uint8_t { Formula, Replay, FormulaWindowIgnored };
 FluidAllToAllPricing fluid_alltoall_pricing(const Topology& topo, std::span<const GpuId> ranks,
                                             std::span<const FluidTransfer> messages, int max_peers_in_flight,

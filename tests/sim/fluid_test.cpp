@@ -405,16 +405,26 @@ struct Mixed {
 
 }  // namespace
 
-TEST(FluidAllToAll, TheWindowMattersOnlyWhereTheRanksSpanNodeKinds) {
+TEST(FluidAllToAll, TheWindowMattersOnlyWhereAMessageCrossesNodeKinds) {
   Mixed m;
-  EXPECT_TRUE(alltoall_window_matters(m.topo, m.ranks));
+  EXPECT_TRUE(alltoall_window_matters(m.topo, m.ranks, uniform(128, 1e4)));
   const std::span<const GpuId> all(m.ranks);
-  EXPECT_FALSE(alltoall_window_matters(m.topo, all.subspan(0, 64)));   // the p4d nodes
-  EXPECT_FALSE(alltoall_window_matters(m.topo, all.subspan(64, 64)));  // the p3dn nodes
-  EXPECT_TRUE(alltoall_window_matters(m.topo, all.subspan(60, 8)));    // 4 of each
-  EXPECT_FALSE(alltoall_window_matters(m.topo, {}));
+  EXPECT_FALSE(alltoall_window_matters(m.topo, all.subspan(0, 64), uniform(64, 1e4)));   // the p4d nodes
+  EXPECT_FALSE(alltoall_window_matters(m.topo, all.subspan(64, 64), uniform(64, 1e4)));  // the p3dn nodes
+  EXPECT_TRUE(alltoall_window_matters(m.topo, all.subspan(60, 8), uniform(8, 1e4)));     // 4 of each
+  EXPECT_FALSE(alltoall_window_matters(m.topo, {}, {}));
+  // All ranks, but two expert-parallel groups of 64, each inside one kind: no message crosses.
+  std::vector<FluidTransfer> groups;
+  for (int s = 0; s < 128; ++s)
+    for (int d = 0; d < 128; ++d)
+      if (s / 64 == d / 64) groups.push_back({s, d, 1e4});
+  EXPECT_FALSE(alltoall_window_matters(m.topo, m.ranks, groups));
+  groups.push_back({0, 64, 0});  // an empty message moves nothing
+  EXPECT_FALSE(alltoall_window_matters(m.topo, m.ranks, groups));
+  groups.push_back({0, 64, 1});
+  EXPECT_TRUE(alltoall_window_matters(m.topo, m.ranks, groups));
   const Topology p4d = load_cluster("p4d.24xlarge", 4);
-  EXPECT_FALSE(alltoall_window_matters(p4d, Mixed::all_gpus(p4d)));
+  EXPECT_FALSE(alltoall_window_matters(p4d, Mixed::all_gpus(p4d), uniform(32, 1e4)));
 }
 
 TEST(FluidAllToAll, AcrossNodeKindsItIsTheFlowReplayAndTheFormulaIsTheFlowModelWithoutAWindow) {
