@@ -244,6 +244,7 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
           }
           result = &r->second;
         } else {
+          MOESIM_CHECK(step.times.has_value(), "fluid phase {} priced again after its times were dropped", phases[i].name);
           priced = step.times->finish(entry);
           result = &*priced;
           if (!plans_reused) step.times.reset();  // each phase is visited once
