@@ -51,15 +51,21 @@ void TaskGraph::depend(TaskId before, TaskId after) {
 Time Executor::run(TaskGraph& graph) {
   graph_ = &graph;
   const std::size_t n = graph.tasks_.size();
-  // CSR successors.
-  pending_.assign(n, 0);
-  succ_begin_.assign(n + 1, 0);
+  // CSR successors, in huge pages where the kernel gives them (advised before the first touch).
+  auto zeroed = [](std::vector<std::uint32_t>& v, std::size_t size) {
+    v.clear();
+    v.reserve(size);
+    advise_huge_pages(v);
+    v.assign(size, 0);
+  };
+  zeroed(pending_, n);
+  zeroed(succ_begin_, n + 1);
   for (auto [a, b] : graph.edges_) {
     ++succ_begin_[a + 1];
     ++pending_[b];
   }
   for (std::size_t i = 0; i < n; ++i) succ_begin_[i + 1] += succ_begin_[i];
-  succ_.assign(graph.edges_.size(), 0);
+  zeroed(succ_, graph.edges_.size());
   {
     std::vector<std::uint32_t> fill(succ_begin_.begin(), succ_begin_.end() - 1);
     for (auto [a, b] : graph.edges_) succ_[fill[a]++] = b;

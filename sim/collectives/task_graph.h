@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sim/collectives/transfer.h"
+#include "sim/huge_pages.h"
 #include "sim/time.h"
 
 namespace moesim {
@@ -66,9 +67,12 @@ class TaskGraph {
   }
   const Task& task(TaskId t) const { return tasks_[t]; }
   const std::vector<Task>& tasks() const { return tasks_; }
+  /// Reserves room (in huge pages where the kernel gives them: sim/huge_pages.h).
   void reserve(std::size_t tasks, std::size_t edges) {
     tasks_.reserve(tasks);
     edges_.reserve(edges);
+    advise_huge_pages(tasks_);
+    advise_huge_pages(edges_);
   }
 
  private:
