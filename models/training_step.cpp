@@ -226,8 +226,9 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
         };
         auto [it, first_visit] = fluid_steps.try_emplace(&phases[i]);
         FluidStep& step = it->second;
+        std::vector<FluidTransfer> msgs;  // this visit's, built once
         if (first_visit) {
-          const std::vector<FluidTransfer> msgs = messages();
+          msgs = messages();
           step.pricing = fluid_alltoall_pricing(topo, all, msgs, max_peers);
           window_ignored += step.pricing == FluidAllToAllPricing::FormulaWindowIgnored;
           if (step.pricing != FluidAllToAllPricing::Replay)
@@ -238,7 +239,8 @@ TrainingStepResult simulate_training_step(const Topology& topo, const CostFactor
         if (step.pricing == FluidAllToAllPricing::Replay) {
           auto r = step.replays.find(entry);
           if (r == step.replays.end()) {
-            FluidResult replayed = replay_alltoallv(transfers, all, messages(), max_peers, entry);
+            if (msgs.empty()) msgs = messages();
+            FluidResult replayed = replay_alltoallv(transfers, all, msgs, max_peers, entry);
             replayed_flows += replayed.messages;
             r = step.replays.emplace(entry, std::move(replayed)).first;
           }
